@@ -1,0 +1,41 @@
+"""The top-level experiment config (`agentrl ... CONFIG`): one typed section per part of the pipeline.
+
+Sections are added here as the pipeline grows; each section's model lives next to the code that uses it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from rl.config.base import Section
+from rl.policy.config import PolicyConfig
+
+
+class RunSection(Section):
+    """Where a run writes and how it is seeded."""
+
+    name: str = Field(default="run", min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    """Run name; the run folder is `output_dir/name`. Letters, digits, '.', '_' and '-'."""
+
+    output_dir: Path = Path("runs")
+    """Folder under which run folders are created."""
+
+    seed: int = Field(default=0, ge=0)
+    """Global seed (task sampling, initialisation of anything not seeded elsewhere)."""
+
+    @property
+    def folder(self) -> Path:
+        """The run folder: output_dir/name."""
+        return self.output_dir / self.name
+
+
+class RunConfig(Section):
+    """A whole experiment."""
+
+    run: RunSection = Field(default_factory=RunSection)
+    """Run name, output folder and seed."""
+
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    """The policy model: a preset or a checkpoint directory."""
