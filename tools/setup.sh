@@ -27,7 +27,7 @@ if [[ "$DEVICE" != cpu && "$DEVICE" != gpu ]]; then
 fi
 
 # --- system package: bubblewrap ------------------------------------------------------------------------------
-if ! command -v bwrap >/dev/null 2>&1; then
+if [[ "${1:-}" != "--print-stamp" ]] && ! command -v bwrap >/dev/null 2>&1; then
   if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
     log "installing Debian package bubblewrap (code sandbox)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1 \
@@ -42,6 +42,7 @@ fi
 VLLM_VERSION="$(tr -d '[:space:]' < requirements/vllm-version.txt)"
 STAMP_INPUT="$DEVICE $VLLM_VERSION $(cat requirements/*.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
 STAMP="$VENV/.agentrl-setup-stamp"
+if [[ "${1:-}" == "--print-stamp" ]]; then echo "$STAMP_INPUT"; exit 0; fi
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$STAMP_INPUT" && -x "$VENV/bin/python" ]]; then
   log "environment up to date ($DEVICE set, $VENV); nothing to install"
   exit 0
@@ -68,7 +69,10 @@ else
   log "installing GPU set (requirements/gpu.txt, vllm==$VLLM_VERSION)"
   pip_q install -q -r requirements/gpu.txt
 fi
-pip_q install -q --no-deps -e .
+# The build backend is chatty about editable installs; keep its output for failures only.
+EDITABLE_LOG="$(mktemp)"
+"${PIP[@]}" install -q --no-deps -e . >"$EDITABLE_LOG" 2>&1 || { cat "$EDITABLE_LOG" >&2; exit 1; }
+rm -f "$EDITABLE_LOG"
 
 "$VENV/bin/python" -c 'import transformers, torch, vllm, ray, gymnasium, trl' \
   || { log "import check failed after install"; exit 1; }

@@ -60,5 +60,6 @@ def describe_validation_error(err: ValidationError, model: type[BaseModel]) -> l
         shown = repr(got)
         if len(shown) > 80:
             shown = shown[:77] + "..."
-        problems.append(f"{key}: {e['msg']} (got {shown})")
+        msg = e["msg"].removeprefix("Value error, ")
+        problems.append(f"{key}: {msg}" if e["type"] == "value_error" else f"{key}: {msg} (got {shown})")
     return problems

@@ -1,0 +1,158 @@
+"""The `agentrl` command line. Subcommands are added as features land; each one does real work.
+
+Bad input (a config typo, an unknown preset, a missing directory) prints one message naming the problem and
+exits with code 2 before anything heavy starts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rl.config.errors import ConfigError
+
+app = typer.Typer(
+    name="agentrl",
+    help="RL post-training of agent models: SFT, asynchronous GRPO, evaluation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Inspect experiment configs.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print an error message and return the Exit to raise."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from rl.doctor import short_version
+
+        typer.echo(short_version())
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print versions and exit.")
+    ] = False,
+) -> None:
+    """agentrl: SFT -> asynchronous GRPO -> evaluation for agent policies."""
+
+
+@app.command()
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
+    """Print Python, torch, vLLM build, transformers, Ray, device and sandbox facts for bug reports."""
+    from rl.doctor import report
+
+    rep = report()
+    if as_json:
+        out.print_json(json.dumps(rep.as_dict()))
+    else:
+        table = Table(title="agentrl doctor", show_header=False)
+        for key, value in rep.rows:
+            table.add_row(key, value)
+        out.print(table)
+        for problem in rep.problems:
+            out.print(f"[yellow]problem:[/] {problem}", highlight=False)
+    raise typer.Exit(1 if rep.problems else 0)
+
+
+def _policy_config(name_or_path: str, init_seed: int = 0):
+    from pydantic import ValidationError
+
+    from rl.config.errors import describe_validation_error
+    from rl.policy.config import PolicyConfig
+
+    try:
+        return PolicyConfig(name_or_path=name_or_path, init_seed=init_seed)
+    except ValidationError as exc:
+        raise fail("; ".join(describe_validation_error(exc, PolicyConfig))) from None
+
+
+@app.command("model-info")
+def model_info_cmd(
+    policy: Annotated[str | None, typer.Argument(help="A preset name or a checkpoint directory.")] = None,
+    list_presets: Annotated[bool, typer.Option("--list", help="List the presets.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Layer pattern, total and active parameters per token, experts and latent size of a policy."""
+    from rl.policy.presets import PRESETS
+
+    if list_presets or policy is None:
+        table = Table("preset", "description")
+        for name, preset in sorted(PRESETS.items()):
+            table.add_row(name, preset.description)
+        out.print(table)
+        return
+    from rl.policy.build import build_config
+    from rl.policy.model_info import model_info
+
+    config, _ = build_config(_policy_config(policy))
+    info = model_info(config)
+    if as_json:
+        out.print_json(json.dumps(info.as_dict()))
+        return
+    table = Table(title=f"{policy}", show_header=False)
+    for key, value in info.as_dict().items():
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 10_000:
+            value = f"{value:,} ({value / 1e6:.2f}M)"
+        table.add_row(key, str(value))
+    out.print(table)
+
+
+@app.command("init-policy")
+def init_policy(
+    preset: Annotated[str, typer.Argument(help="A preset name.")],
+    output: Annotated[Path, typer.Argument(help="Directory to write the checkpoint to (must not exist).")],
+    init_seed: Annotated[int, typer.Option(help="Seed of the random initialisation.")] = 0,
+) -> None:
+    """Write a randomly initialised preset as a Hugging Face checkpoint directory (loadable by vLLM)."""
+    from rl.policy.presets import PRESETS
+
+    if preset not in PRESETS:
+        raise fail(f"unknown preset {preset!r}; known presets: {', '.join(sorted(PRESETS))}")
+    if output.exists() and any(output.iterdir()):
+        raise fail(f"{output} exists and is not empty; refusing to write over it")
+    from rl.policy.build import load_policy, save_policy
+
+    model, tok = load_policy(_policy_config(preset, init_seed))
+    save_policy(model, tok, output, metadata={"preset": preset, "init_seed": init_seed})
+    out.print(f"wrote {preset} (init seed {init_seed}) to {output}", highlight=False)
+
+
+@config_app.command("show")
+def config_show(
+    config: Annotated[Path, typer.Argument(help="Experiment config YAML.")],
+    overrides: Annotated[list[str] | None, typer.Argument(help="dotted.key=value overrides.")] = None,
+) -> None:
+    """Validate a config (with `defaults:` and overrides applied) and print it fully resolved."""
+    from rl.config.loader import dump_config, load_config
+
+    try:
+        cfg = load_config(config, overrides or [])
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    out.print(dump_config(cfg), end="", highlight=False, markup=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
