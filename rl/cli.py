@@ -47,14 +47,17 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def main_callback(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print versions and exit.")
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print versions and exit."),
     ] = False,
 ) -> None:
     """agentrl: SFT -> asynchronous GRPO -> evaluation for agent policies."""
 
 
 @app.command()
-def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
     """Print Python, torch, vLLM build, transformers, Ray, device and sandbox facts for bug reports."""
     from rl.doctor import report
 

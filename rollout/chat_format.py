@@ -7,7 +7,8 @@ observation tokens after generated tokens without re-tokenising):
 
     <|tools|>[...OpenAI function schemas...]<|end|>          (only when tools are given)
     <|system|>text<|end|>  <|user|>text<|end|>  <|tool|>result<|end|>
-    <|assistant|>{% generation %}text<|tool_call|>{"name": ..., "arguments": {...}}<|/tool_call|><|end|>{% endgeneration %}
+    <|assistant|>{% generation %}text<|tool_call|>{"name": ..., "arguments": {...}}<|/tool_call|><|end|>
+                 {% endgeneration %}
 
 `<|end|>` is the end-of-turn (EOS) token and lies inside the generation span, so the policy learns to stop.
 `parse_assistant` turns generated text back into `{content, tool_calls}`; text that does not parse stays in
@@ -30,7 +31,18 @@ TOOL = "<|tool|>"
 TOOLS = "<|tools|>"
 TOOL_CALL = "<|tool_call|>"
 TOOL_CALL_END = "<|/tool_call|>"
-SPECIAL_TOKENS: tuple[str, ...] = (PAD, BOS, END, SYSTEM, USER, ASSISTANT, TOOL, TOOLS, TOOL_CALL, TOOL_CALL_END)
+SPECIAL_TOKENS: tuple[str, ...] = (
+    PAD,
+    BOS,
+    END,
+    SYSTEM,
+    USER,
+    ASSISTANT,
+    TOOL,
+    TOOLS,
+    TOOL_CALL,
+    TOOL_CALL_END,
+)
 ROLES = ("system", "user", "assistant", "tool")
 
 CHAT_TEMPLATE = (

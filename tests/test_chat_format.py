@@ -43,7 +43,11 @@ CONVERSATION = [
         "content": "I'll use the tools.",
         "tool_calls": [
             {"id": "call_0", "type": "function", "function": {"name": "add", "arguments": {"a": 2, "b": 3}}},
-            {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "Faust"}'}},
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "lookup", "arguments": '{"q": "Faust"}'},
+            },
         ],
     },
     {"role": "tool", "content": "5"},

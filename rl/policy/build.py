@@ -35,8 +35,6 @@ def build_config(cfg: PolicyConfig) -> tuple[PretrainedConfig, PreTrainedTokeniz
         preset = get_preset(cfg.name_or_path)
         tok = preset.build_tokenizer()
         return preset.build_config(tok, dict(cfg.overrides)), tok
-    if cfg.overrides:
-        raise ValueError("policy.overrides applies to presets only; a checkpoint directory keeps its config")
     path = Path(cfg.name_or_path).expanduser()
     return AutoConfig.from_pretrained(path, local_files_only=True), load_tokenizer(path)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from rl.config.base import Section
 
@@ -50,3 +50,13 @@ class PolicyConfig(Section):
         from rl.policy.presets import PRESETS
 
         return self.name_or_path in PRESETS
+
+    @model_validator(mode="after")
+    def _overrides_fit(self) -> PolicyConfig:
+        from rl.policy.presets import PRESETS, check_overrides
+
+        if self.overrides:
+            if self.name_or_path not in PRESETS:
+                raise ValueError("overrides apply to presets only; a checkpoint directory keeps its own config")
+            check_overrides(PRESETS[self.name_or_path], self.overrides)
+        return self

@@ -33,6 +33,8 @@ class Preset:
     """(tokenizer, overrides) -> the Hugging Face model config."""
     vllm_on_cpu: bool
     """Whether vLLM's CPU build can serve this architecture."""
+    config_class: type[PretrainedConfig]
+    """The Hugging Face config class (its fields are what `policy.overrides` may set)."""
     build_tokenizer: Callable[[], PreTrainedTokenizerBase] = build_byte_tokenizer
 
 
@@ -40,14 +42,20 @@ PRESETS: dict[str, Preset] = {}
 
 
 def register_preset(
-    name: str, description: str, *, vllm_on_cpu: bool
+    name: str, description: str, *, config_class: type[PretrainedConfig], vllm_on_cpu: bool
 ) -> Callable[[Callable[..., PretrainedConfig]], Callable[..., PretrainedConfig]]:
     """Decorator registering a config builder `(tokenizer, overrides) -> PretrainedConfig` as a preset."""
 
     def wrap(fn: Callable[..., PretrainedConfig]) -> Callable[..., PretrainedConfig]:
         if name in PRESETS:
             raise ValueError(f"policy preset {name!r} is already registered")
-        PRESETS[name] = Preset(name=name, description=description, build_config=fn, vllm_on_cpu=vllm_on_cpu)
+        PRESETS[name] = Preset(
+            name=name,
+            description=description,
+            build_config=fn,
+            vllm_on_cpu=vllm_on_cpu,
+            config_class=config_class,
+        )
         return fn
 
     return wrap
@@ -59,6 +67,27 @@ def get_preset(name: str) -> Preset:
         return PRESETS[name]
     except KeyError:
         raise KeyError(f"unknown policy preset {name!r}; known presets: {', '.join(sorted(PRESETS))}") from None
+
+
+def config_fields(cls: type[PretrainedConfig]) -> set[str]:
+    """Names a Hugging Face config class accepts (its fields and attribute aliases)."""
+    return set(cls().to_dict()) | set(getattr(cls, "attribute_map", {})) | {"hybrid_override_pattern"}
+
+
+def check_overrides(preset: Preset, overrides: dict[str, Any]) -> None:
+    """Raise ValueError naming any override key the preset's config class does not have."""
+    import difflib
+
+    fields = config_fields(preset.config_class)
+    unknown = [k for k in overrides if k not in fields]
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, sorted(fields), n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ValueError(
+            f"unknown {preset.config_class.__name__} field(s) for preset {preset.name}: {', '.join(hints)}"
+        )
 
 
 def _token_ids(tok: PreTrainedTokenizerBase) -> dict[str, Any]:
@@ -81,6 +110,7 @@ NEMOTRON_H_TINY_PATTERN = "MEMEM*EMEMEM*E"
 @register_preset(
     "nemotron-h-tiny",
     "NemotronH: Mamba-2 + attention + LatentMoE (16 experts, 4 active), Super-like layout, ~3.0M params (1.8M active)",
+    config_class=NemotronHConfig,
     vllm_on_cpu=False,
 )
 def nemotron_h_tiny(tok: PreTrainedTokenizerBase, overrides: dict[str, Any]) -> PretrainedConfig:
@@ -120,7 +150,8 @@ def nemotron_h_tiny(tok: PreTrainedTokenizerBase, overrides: dict[str, Any]) -> 
 
 @register_preset(
     "granite-hybrid-tiny",
-    "GraniteMoeHybrid: Mamba-2 + attention + gated MoE (8 experts, 2 active), served by vLLM on CPU, ~3.2M params (2.0M active)",
+    "GraniteMoeHybrid: Mamba-2 + attention + gated MoE (8 experts, 2 active), vLLM-CPU servable, ~3.2M (2.0M active)",
+    config_class=GraniteMoeHybridConfig,
     vllm_on_cpu=True,
 )
 def granite_hybrid_tiny(tok: PreTrainedTokenizerBase, overrides: dict[str, Any]) -> PretrainedConfig:

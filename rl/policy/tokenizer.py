@@ -31,4 +31,3 @@ def build_byte_tokenizer(model_max_length: int = 4096) -> PreTrainedTokenizerFas
         padding_side="left",
         clean_up_tokenization_spaces=False,
     )
-
