@@ -1,0 +1,1 @@
+"""code family (env configs register on import)."""

@@ -1,0 +1,1 @@
+"""planning family (env configs register on import)."""

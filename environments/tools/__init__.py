@@ -1,0 +1,1 @@
+"""tools family (env configs register on import)."""
