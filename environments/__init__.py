@@ -9,6 +9,7 @@ entry-point group, and mirrors them all into gymnasium's registry as `agentrl/<i
 """
 
 from environments.base import Action, AgentEnv, Call, Outcome, tool_result, user
+from environments.checker import CheckReport, check
 from environments.registry import (
     EnvSpec,
     UnknownEnvError,
@@ -26,11 +27,13 @@ __all__ = [
     "Action",
     "AgentEnv",
     "Call",
+    "CheckReport",
     "EnvSpec",
     "Outcome",
     "Tool",
     "ToolEnv",
     "UnknownEnvError",
+    "check",
     "families",
     "list_envs",
     "load_plugins",

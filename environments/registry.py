@@ -77,17 +77,27 @@ def register(
 ) -> EnvSpec:
     """Register an env config (and mirror it into gymnasium as `agentrl/<id>`)."""
     if not ID_PATTERN.match(id) or re.search(r"-v\d+$", id):
-        raise ValueError(
-            f"env id {id!r} must be lowercase letters, digits, '-', '_' or '.', and must not end in -v<N>"
-        )
+        raise ValueError(f"env id {id!r} must be lowercase letters, digits, '-', '_' or '.', and must not end in -v<N>")
     if isinstance(entry_point, str) and ":" not in entry_point:
         raise ValueError(f"entry point {entry_point!r} must look like 'package.module:ClassName'")
-    spec = EnvSpec(id=id, entry_point=entry_point, kwargs=dict(defaults), family="", description=description,
-                   source=_current_source)
+    spec = EnvSpec(
+        id=id,
+        entry_point=entry_point,
+        kwargs=dict(defaults),
+        family="",
+        description=description,
+        source=_current_source,
+    )
     if family is None:
         family = getattr(spec.env_class(), "family", "misc")
-    spec = EnvSpec(id=id, entry_point=entry_point, kwargs=dict(defaults), family=family, description=description,
-                   source=_current_source)
+    spec = EnvSpec(
+        id=id,
+        entry_point=entry_point,
+        kwargs=dict(defaults),
+        family=family,
+        description=description,
+        source=_current_source,
+    )
     old = _REGISTRY.get(id)
     if old is not None and old != spec:
         raise ValueError(f"env id {id!r} is already registered (by {old.source}) with a different config")

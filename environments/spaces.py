@@ -98,7 +98,11 @@ class AssistantAction(spaces.Space[dict]):
         if not isinstance(calls, list):
             return False
         for c in calls:
-            if not isinstance(c, dict) or not isinstance(c.get("name"), str) or not isinstance(c.get("arguments"), dict):
+            if (
+                not isinstance(c, dict)
+                or not isinstance(c.get("name"), str)
+                or not isinstance(c.get("arguments"), dict)
+            ):
                 return False
         errors = x.get("parse_errors", [])
         return isinstance(errors, list) and all(isinstance(e, str) for e in errors)

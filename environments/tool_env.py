@@ -47,10 +47,37 @@ def params(required: dict[str, str], **optional: str) -> dict[str, Any]:
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
-def last_number(text: str) -> float | None:
-    """The last number written in `text` (commas between digit groups allowed), or None."""
+def call(name: str, **arguments: Any) -> dict[str, Any]:
+    """A tool call as it appears in an action."""
+    return {"name": name, "arguments": arguments}
+
+
+def answer(text: str) -> dict[str, Any]:
+    """A final-answer action (no tool calls)."""
+    return {"content": text, "tool_calls": []}
+
+
+def format_number(x: float) -> str:
+    """A number as a person writes it: integers without '.0', others rounded to 6 significant digits."""
+    if float(x).is_integer():
+        return str(int(x))
+    return f"{x:.6g}"
+
+
+def last_number(text: str) -> int | float | None:
+    """The last number written in `text` (commas between digit groups allowed): an int when written without a
+    decimal point (exact, however long), else a float; None when there is none."""
     found = _NUMBER.findall(text.replace(",", ""))
-    return float(found[-1]) if found else None
+    if not found:
+        return None
+    return float(found[-1]) if "." in found[-1] else int(found[-1])
+
+
+def same_number(got: int | float, want: int | float, rel_tol: float = 1e-9) -> bool:
+    """Exact for integers, relative tolerance otherwise."""
+    if isinstance(got, int) and isinstance(want, int):
+        return got == want
+    return abs(got - want) <= rel_tol * max(1.0, abs(want))
 
 
 class ToolEnv(AgentEnv):
@@ -62,9 +89,18 @@ class ToolEnv(AgentEnv):
         self.toolbox = {t.name: t for t in tools}
         super().__init__(max_turns=max_turns, render_mode=render_mode, tool_names=tuple(self.toolbox))
         self.tool_calls_made: list[tuple[str, dict[str, Any]]] = []
+        self.oracle_plan: list[dict[str, Any]] = []
+        """The scripted solution of the current task, one action per turn (set by `new_task`)."""
+
+    def oracle_action(self) -> dict[str, Any]:
+        """The next action of `oracle_plan` (tasks whose solution does not depend on tool output order)."""
+        if not self.oracle_plan:
+            raise NotImplementedError(f"{type(self).__name__} sets no oracle_plan and defines no oracle_action")
+        return self.oracle_plan[min(self.turn, len(self.oracle_plan) - 1)]
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         self.tool_calls_made = []
+        self.oracle_plan = []
         messages, info = super().reset(seed=seed, options=options)
         if not self.tools:
             self.tools = [t.spec() for t in self.toolbox.values()]
@@ -99,8 +135,10 @@ class ToolEnv(AgentEnv):
     def handle(self, action: Action) -> Outcome:
         if action.parse_errors and not action.tool_calls:
             msg = "; ".join(action.parse_errors)
-            return Outcome([user(f"Your tool call could not be parsed: {msg}. Use the documented format.")],
-                           errors=list(action.parse_errors))
+            return Outcome(
+                [user(f"Your tool call could not be parsed: {msg}. Use the documented format.")],
+                errors=list(action.parse_errors),
+            )
         if not action.tool_calls:
             return self.check_answer(action.content)
         results, errors = [], list(action.parse_errors)

@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect experiment configs.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+envs_app = typer.Typer(help="List, check and play agent environments.", no_args_is_help=True)
+app.add_typer(envs_app, name="envs")
 
 out = Console()
 err = Console(stderr=True)
@@ -150,6 +152,136 @@ def config_show(
     except ConfigError as exc:
         raise fail(str(exc)) from None
     out.print(dump_config(cfg), end="", highlight=False, markup=False)
+
+
+@envs_app.command("list")
+def envs_list(
+    family: Annotated[str | None, typer.Option(help="Only this family (tools, code, planning, ...).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Registered env configs: id, family, tools, max turns, description."""
+    import environments
+
+    rows = []
+    for s in environments.list_envs(family):
+        env = environments.make(s.id)
+        _, info = env.reset(seed=0)
+        tools = [t["function"]["name"] for t in info["tools"]]
+        rows.append(
+            {
+                "id": s.id,
+                "family": s.family,
+                "tools": tools,
+                "max_turns": env.max_turns,
+                "description": s.description,
+                "source": s.source,
+            }
+        )
+    if family is not None and not rows:
+        raise fail(f"no env configs in family {family!r}; families: {', '.join(environments.families())}")
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table("id", "family", "tools", "max turns", "description")
+    for r in rows:
+        table.add_row(r["id"], r["family"], ", ".join(r["tools"]) or "-", str(r["max_turns"]), r["description"])
+    out.print(table)
+    out.print(f"{len(rows)} env configs", highlight=False)
+
+
+def _resolve_env_ids(selectors: list[str]) -> list[str]:
+    import environments
+
+    try:
+        return environments.resolve_ids(selectors)
+    except environments.UnknownEnvError as exc:
+        raise fail(str(exc)) from None
+
+
+@envs_app.command("check")
+def envs_check(
+    ids: Annotated[list[str] | None, typer.Argument(help="Env ids or family names (default: all).")] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds for the oracle and determinism checks.")] = 3,
+) -> None:
+    """Run the environment contract checker (gymnasium's check_env, determinism, oracle, bad actions)."""
+    import environments
+
+    env_ids = _resolve_env_ids(ids) if ids else [s.id for s in environments.list_envs()]
+    failed = 0
+    for env_id in env_ids:
+        rep = environments.check(env_id, seeds=seeds)
+        status = "[green]ok[/]" if rep.ok else "[red]FAIL[/]"
+        out.print(f"{status} {env_id} ({rep.seconds:.1f}s)")
+        for p in rep.problems:
+            out.print(f"    [red]-[/] {p}", highlight=False)
+        failed += not rep.ok
+    out.print(f"{len(env_ids) - failed}/{len(env_ids)} env configs pass", highlight=False)
+    raise typer.Exit(1 if failed else 0)
+
+
+PLAY_HELP = """Type an assistant message and press enter. Lines:
+  call NAME {"arg": value}   a tool call (several 'call' lines before a message are sent together)
+  /oracle                    send the oracle's next action
+  /quit                      stop
+Anything else is the message content, sent with the pending tool calls."""
+
+
+@envs_app.command("play")
+def envs_play(
+    env_id: Annotated[str, typer.Argument(help="Env id.")],
+    seed: Annotated[int, typer.Option(help="Task seed.")] = 0,
+) -> None:
+    """Play an episode in the terminal: type assistant messages and tool calls, see observations and reward."""
+    import environments
+
+    env_id = _resolve_env_ids([env_id])[0]
+    env = environments.make(env_id)
+    obs, info = env.reset(seed=seed)
+    out.print(f"[bold]{env_id}[/] seed {seed}, max turns {env.max_turns}")
+    for t in info["tools"]:
+        f = t["function"]
+        out.print(
+            f"  tool [cyan]{f['name']}[/]: {f.get('description', '')} {json.dumps(f['parameters'])}", highlight=False
+        )
+    out.print(PLAY_HELP, highlight=False, markup=False)
+    _show(obs)
+    pending: list[dict] = []
+    total = 0.0
+    while True:
+        try:
+            line = input("assistant> ")
+        except EOFError:
+            break
+        if line.strip() == "/quit":
+            break
+        if line.startswith("call "):
+            name, _, raw = line[5:].strip().partition(" ")
+            try:
+                args = json.loads(raw) if raw.strip() else {}
+            except json.JSONDecodeError as exc:
+                out.print(f"[red]not JSON:[/] {exc}", highlight=False)
+                continue
+            pending.append({"name": name, "arguments": args})
+            continue
+        action = env.oracle_action() if line.strip() == "/oracle" else {"content": line, "tool_calls": pending}
+        pending = []
+        obs, reward, terminated, truncated, info = env.step(action)
+        total += reward
+        _show(obs)
+        out.print(
+            f"  reward {reward:g} (total {total:g}) components {info['reward_components']} errors {info['errors']}",
+            highlight=False,
+        )
+        if terminated or truncated:
+            verdict = "success" if info["success"] else "no success"
+            out.print(f"episode over ({'terminated' if terminated else 'truncated'}): {verdict}, reward {total:g}")
+            break
+
+
+def _show(messages: list[dict]) -> None:
+    for m in messages:
+        who = m["role"] + (f" {m['name']}" if m.get("name") else "")
+        out.print(f"[bold magenta]{who}>[/] {m['content']}", highlight=False)
 
 
 def main() -> None:
