@@ -182,7 +182,9 @@ def envs_list(
     if as_json:
         out.print_json(json.dumps(rows))
         return
-    table = Table("id", "family", "tools", "max turns", "description")
+    table = Table("family", "tools", "max turns", "description")
+    table.add_column("id", no_wrap=True)
+    table.columns.insert(0, table.columns.pop())
     for r in rows:
         table.add_row(r["id"], r["family"], ", ".join(r["tools"]) or "-", str(r["max_turns"]), r["description"])
     out.print(table)

@@ -52,3 +52,29 @@ def test_init_policy_writes_a_checkpoint_and_refuses_to_overwrite(tmp_path: Path
     assert (out / "model.safetensors").read_bytes() == before
     unknown = runner.invoke(app, ["init-policy", "llama-9000", str(tmp_path / "x")])
     assert unknown.exit_code == 2 and "llama-9000" in unknown.stderr and not (tmp_path / "x").exists()
+
+
+def test_envs_list_json() -> None:
+    res = runner.invoke(app, ["envs", "list", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    calc = next(r for r in rows if r["id"] == "tools-calculator-easy")
+    assert calc["family"] == "tools" and calc["tools"] == ["calculate"] and calc["max_turns"] == 4
+    bad = runner.invoke(app, ["envs", "list", "--family", "poetry"])
+    assert bad.exit_code == 2 and "poetry" in bad.stderr
+
+
+def test_envs_check_exit_codes() -> None:
+    ok = runner.invoke(app, ["envs", "check", "tools-kb-2hop", "--seeds", "2"])
+    assert ok.exit_code == 0 and "1/1 env configs pass" in ok.stdout
+    unknown = runner.invoke(app, ["envs", "check", "tools-kb-2hopp"])
+    assert unknown.exit_code == 2 and "did you mean tools-kb-2hop" in unknown.stderr
+
+
+def test_envs_play_with_typed_tool_calls_and_the_oracle() -> None:
+    typed = 'call lookup {"entity": "nobody", "relation": "employer"}\nlet me see\n/quit\n'
+    res = runner.invoke(app, ["envs", "play", "tools-kb-2hop", "--seed", "1"], input=typed)
+    assert res.exit_code == 0, res.output
+    assert "no fact about 'employer' of 'nobody'" in res.stdout
+    oracle = runner.invoke(app, ["envs", "play", "tools-kb-2hop", "--seed", "1"], input="/oracle\n" * 3)
+    assert "episode over (terminated): success, reward 1" in oracle.stdout
