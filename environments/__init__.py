@@ -45,3 +45,8 @@ __all__ = [
     "tool_result",
     "user",
 ]
+
+# Register the built-in env configs and the plugins now, so `gymnasium.make("agentrl/<id>")` works after import.
+from environments.registry import _ensure_loaded  # noqa: E402
+
+_ensure_loaded()

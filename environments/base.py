@@ -112,7 +112,7 @@ class AgentEnv(gym.Env):
 
     family: ClassVar[str] = "misc"
     """The task family: tools, code, planning (or a plugin's own)."""
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
 
     def __init__(self, max_turns: int = 8, render_mode: str | None = None, tool_names: tuple[str, ...] = ()):
         if max_turns < 1:
