@@ -11,6 +11,7 @@ from pydantic import Field
 
 from rl.config.base import Section
 from rl.policy.config import PolicyConfig
+from rollout.config import RolloutConfig
 
 
 class RunSection(Section):
@@ -39,3 +40,6 @@ class RunConfig(Section):
 
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     """The policy model: a preset or a checkpoint directory."""
+
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    """Rollout workers: engine, sampling, worker count and resources."""
