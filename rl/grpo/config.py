@@ -1,0 +1,93 @@
+"""The `loss` and `algo` config sections of GRPO training."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from rl.config.base import Section
+
+
+class LossConfig(Section):
+    """The policy-gradient loss and its corrections."""
+
+    type: Literal["ppo_clip", "cispo"] = "ppo_clip"
+    """Surrogate: PPO-style clipped ratio, or CISPO (clipped, detached importance weight times log-prob)."""
+    ratio_level: Literal["token", "sequence"] = "token"
+    """Importance ratio per token (GRPO/DAPO) or per sequence, the geometric mean over its tokens (GSPO)."""
+    clip_low: float = Field(default=0.2, ge=0.0, lt=1.0)
+    """Lower clip: ratios below 1 - clip_low stop contributing gradient (ppo_clip)."""
+    clip_high: float = Field(default=0.28, ge=0.0)
+    """Upper clip: 1 + clip_high (DAPO clip-higher when larger than clip_low)."""
+    cispo_max_ratio: float = Field(default=5.0, gt=0.0)
+    """CISPO: the importance weight is clamped at this value (and detached)."""
+    aggregation: Literal["token_mean", "seq_mean_token_mean", "constant"] = "token_mean"
+    """How token losses become the batch loss: mean over all tokens (DAPO), mean over sequences of each
+    sequence's token mean (GRPO), or sum divided by batch_size * constant_normalizer (Dr.GRPO)."""
+    constant_normalizer: int | None = Field(default=None, ge=1)
+    """Dr.GRPO's constant; defaults to rollout.sampling.max_total_tokens."""
+    kl_beta: float = Field(default=0.0, ge=0.0)
+    """Weight of the KL penalty to a frozen reference policy (0 disables it and the reference copy)."""
+    kl_estimator: Literal["k1", "k2", "k3"] = "k3"
+    """KL estimator: k1 = log(pi/ref), k2 = (log(pi/ref))^2 / 2, k3 = ref/pi - log(ref/pi) - 1."""
+    entropy_coef: float = Field(default=0.0, ge=0.0)
+    """Entropy bonus: loss -= entropy_coef * mean token entropy."""
+    decoupled: bool = True
+    """Decoupled PPO: clip against the learner's own logprobs at the start of the step (proximal policy) and
+    weight by proximal/behaviour; otherwise the behaviour (engine) logprobs are the old policy."""
+    tis_cap: float | None = Field(default=2.0, gt=0.0)
+    """Truncated importance sampling: the proximal/behaviour weight is capped here (None: no cap)."""
+    mask_low: float = Field(default=0.0, ge=0.0)
+    """Mask tokens (or sequences) whose proximal/behaviour ratio is below this (0 disables)."""
+    mask_high: float | None = Field(default=None, gt=0.0)
+    """Mask tokens (or sequences) whose proximal/behaviour ratio is above this (None disables)."""
+    mask_level: Literal["token", "sequence"] = "token"
+    """Masking granularity: single tokens, or whole sequences by their geometric-mean ratio."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LossConfig:
+        if self.mask_high is not None and self.mask_high <= self.mask_low:
+            raise ValueError(f"mask_high ({self.mask_high}) must be above mask_low ({self.mask_low})")
+        if self.type == "cispo" and self.ratio_level == "sequence":
+            raise ValueError("type cispo works on token ratios; ratio_level: sequence is GSPO with ppo_clip")
+        return self
+
+
+class AlgoConfig(Section):
+    """The GRPO loop: batch, advantages, optimizer, staleness, filtering, checkpoints."""
+
+    steps: int = Field(default=10, ge=1)
+    """Optimizer steps (policy versions) to train."""
+    groups_per_step: int = Field(default=8, ge=1)
+    """Groups (task seeds, each with rollout.group_size episodes) per optimizer step."""
+    env_mix: dict[str, float] = Field(default_factory=lambda: {"tools-calculator-easy": 1.0})
+    """Env ids or family names with sampling weights (a family's weight is split over its configs)."""
+    advantage: Literal["grpo", "dr_grpo", "rloo"] = "grpo"
+    """Group baseline: mean with std normalisation (GRPO), mean without (Dr.GRPO), or leave-one-out mean (RLOO)."""
+    lr: float = Field(default=1e-5, gt=0.0)
+    """AdamW learning rate."""
+    weight_decay: float = Field(default=0.0, ge=0.0)
+    """AdamW weight decay."""
+    warmup_steps: int = Field(default=0, ge=0)
+    """Linear learning-rate warmup steps."""
+    grad_clip: float = Field(default=1.0, gt=0.0)
+    """Gradient norm clip."""
+    micro_batch_sequences: int = Field(default=8, ge=1)
+    """Sequences per forward/backward pass (gradient accumulation over the step's batch)."""
+    max_staleness: int = Field(default=1, ge=0)
+    """Most policy versions between the oldest weights that generated a group and the learner consuming it.
+    Enforced by admission (no group starts that could end up staler) and by consuming old groups first;
+    0 is the synchronous, exactly on-policy baseline."""
+    dynamic_sampling: bool = True
+    """Drop groups whose rewards are all equal (no learning signal) and keep filling the batch."""
+    overlong_filter: bool = True
+    """Episodes cut by the token budget carry no loss (they still count in their group's baseline)."""
+    freeze_router: bool = False
+    """Freeze MoE router weights."""
+    train_seed_offset: int = Field(default=0, ge=0)
+    """Training task seeds start here (eval seeds live far above, see the eval section)."""
+    checkpoint_every: int = Field(default=0, ge=0)
+    """Save a checkpoint every N steps (0: only the final one)."""
+    keep_checkpoints: int = Field(default=2, ge=1)
+    """Checkpoints kept (older ones are deleted)."""
