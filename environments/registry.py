@@ -146,7 +146,7 @@ def resolve_ids(selectors: list[str] | tuple[str, ...]) -> list[str]:
     return out
 
 
-BUILTIN_MODULES = ("environments.tools", "environments.code", "environments.planning")
+BUILTIN_MODULES = ("environments.tools", "environments.code", "environments.planning", "environments.bench")
 _loaded = False
 
 

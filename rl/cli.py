@@ -154,6 +154,72 @@ def config_show(
     out.print(dump_config(cfg), end="", highlight=False, markup=False)
 
 
+@app.command("sft")
+def sft_cmd(
+    config: Annotated[Path, typer.Argument(help="Experiment config YAML with an `sft` section.")],
+    overrides: Annotated[list[str] | None, typer.Argument(help="dotted.key=value overrides.")] = None,
+) -> None:
+    """Supervised fine-tuning on demonstrations (env oracles, chat JSONL); before/after pass@1 on held-out seeds."""
+    from rl.config.loader import load_config
+
+    try:
+        cfg = load_config(config, overrides or [])
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    if not cfg.sft.envs and not cfg.sft.jsonl:
+        raise fail(f"{config}: sft.envs and sft.jsonl are both empty; nothing to train on")
+    from environments import UnknownEnvError
+    from sft.data import DataError, HeldOutLeakError
+    from sft.trainer import run_sft
+
+    try:
+        result = run_sft(cfg, log=lambda msg: out.print(msg, highlight=False, markup=False))
+    except (DataError, HeldOutLeakError, UnknownEnvError) as exc:
+        raise fail(str(exc)) from None
+    table = Table("env", "pass@1 before", "pass@1 after", "parse errors after", title=f"sft: {result.folder}")
+    before = result.eval.get("before", {}).get("envs", {})
+    for env_id, m in result.eval.get("after", {}).get("envs", {}).items():
+        b = before.get(env_id)
+        table.add_row(env_id, f"{b['pass@1']:.2f}" if b else "-", f"{m['pass@1']:.2f}", f"{m['parse_error_rate']:.1%}")
+    if result.eval:
+        out.print(table)
+    out.print(f"checkpoint: {result.checkpoint} ({result.steps} steps, {result.train_s:.0f}s)", highlight=False)
+
+
+@app.command("train")
+def train_cmd(
+    config: Annotated[Path, typer.Argument(help="Experiment config YAML.")],
+    overrides: Annotated[list[str] | None, typer.Argument(help="dotted.key=value overrides.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run folder's latest checkpoint.")] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+) -> None:
+    """Asynchronous GRPO: Ray rollout workers + a learner actor, metrics, checkpoints."""
+    from rl.config.loader import load_config
+
+    try:
+        cfg = load_config(config, overrides or [])
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    import environments
+    from rl.sampler import TaskSampler
+    from rl.train import RunFolderError, train
+
+    try:
+        TaskSampler(cfg.algo.env_mix)  # unknown env ids fail here, before anything starts
+    except (environments.UnknownEnvError, ValueError) as exc:
+        raise fail(f"{config}: algo.env_mix: {exc}") from None
+    try:
+        result = train(cfg, resume=resume, progress=not no_progress)
+    except RunFolderError as exc:
+        raise fail(str(exc)) from None
+    last = result.history[-1] if result.history else {}
+    out.print(
+        f"trained {result.steps} steps (policy version {result.version}); final checkpoint "
+        f"{result.final_checkpoint}; last reward {last.get('reward/mean', float('nan')):.3f}",
+        highlight=False,
+    )
+
+
 @envs_app.command("list")
 def envs_list(
     family: Annotated[str | None, typer.Option(help="Only this family (tools, code, planning, ...).")] = None,

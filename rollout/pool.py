@@ -121,10 +121,14 @@ class RolloutPool:
             if result is not None:
                 yield result
 
-    def update_weights(self, weights: Weights, version: int) -> float:
-        """Broadcast weights to every worker through the object store; returns the seconds it took."""
+    def update_weights(self, weights: Weights | ray.ObjectRef, version: int) -> float:
+        """Broadcast weights to every worker through the object store; returns the seconds it took.
+
+        `weights` may be an object reference (e.g. the learner's `weights.remote()`), which the workers then read
+        directly from the object store without passing through the driver. This is the CPU/any-cluster path; a
+        GPU deployment would swap in an NCCL broadcast (vLLM's weight-transfer API) behind this same method."""
         t0 = time.perf_counter()
-        ref = ray.put(weight_items(weights))
+        ref = weights if isinstance(weights, ray.ObjectRef) else ray.put(weight_items(weights))
         ray.get([w.update_weights.remote(ref, version) for w in self.workers])
         return time.perf_counter() - t0
 

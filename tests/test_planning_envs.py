@@ -15,7 +15,7 @@ from environments.planning.hanoi import HanoiEnv
 from environments.planning.maze import DIRECTIONS, WALL, MazeEnv, bfs, path_to
 from environments.registry import list_envs
 
-PLANNING_IDS = [s.id for s in list_envs("planning")]
+PLANNING_IDS = [s.id for s in list_envs("planning") if str(s.entry_point).startswith("environments.planning.")]
 
 
 def run_oracle(env: Any, seed: int) -> tuple[float, dict[str, Any], int]:
@@ -29,7 +29,7 @@ def run_oracle(env: Any, seed: int) -> tuple[float, dict[str, Any], int]:
 
 def test_registered_configs() -> None:
     assert len(PLANNING_IDS) >= 7
-    for s in list_envs("planning"):
+    for s in map(environments.spec, PLANNING_IDS):
         assert s.id.startswith("plan-") and s.family == "planning" and s.description
         assert "max_turns" in s.kwargs
         assert isinstance(environments.make(s.id), environments.AgentEnv)

@@ -69,6 +69,9 @@ else
   log "installing GPU set (requirements/gpu.txt, vllm==$VLLM_VERSION)"
   pip_q install -q -r requirements/gpu.txt
 fi
+# Benchmark data packages (environments/bench), pinned with their full closure: --no-deps because bfcl-eval's
+# metadata would downgrade numpy and pull ~40 model-client packages the envs never import.
+pip_q install -q --no-deps -r requirements/bench.txt
 # The build backend is chatty about editable installs; keep its output for failures only.
 EDITABLE_LOG="$(mktemp)"
 "${PIP[@]}" install -q --no-deps -e . >"$EDITABLE_LOG" 2>&1 || { cat "$EDITABLE_LOG" >&2; exit 1; }

@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field
 
 from rl.config.base import Section
+from rl.cluster import RayConfig
+from rl.grpo.config import AlgoConfig, LossConfig
 from rl.policy.config import PolicyConfig
 from rollout.config import RolloutConfig
 from sft.config import SFTSection
@@ -44,6 +46,15 @@ class RunConfig(Section):
 
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     """Rollout workers: engine, sampling, worker count and resources."""
+
+    algo: AlgoConfig = Field(default_factory=AlgoConfig)
+    """The GRPO loop: env mix, batch, advantages, optimizer, staleness, filters, checkpoints."""
+
+    loss: LossConfig = Field(default_factory=LossConfig)
+    """The policy-gradient loss and its off-policy corrections."""
+
+    ray: RayConfig = Field(default_factory=RayConfig)
+    """Local Ray or a cluster address, and the learner's resources."""
 
     sft: SFTSection = Field(default_factory=SFTSection)
     """Supervised fine-tuning on demonstrations (`agentrl sft`): data mixture, training, before/after eval."""

@@ -1,0 +1,282 @@
+"""`agentrl train`: asynchronous GRPO with a Learner actor and N RolloutWorker actors on Ray.
+
+The driver orchestrates and never holds the model: it samples tasks across env configs, admits groups under
+the staleness bound (`rl.staleness`), drops groups without learning signal (dynamic sampling), computes group
+advantages, sends each batch to the Learner, broadcasts the new weights to the workers by object-store
+reference, logs metrics and writes atomic checkpoints. Workers keep generating while the learner trains, up to
+`max_staleness` versions ahead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rl.checkpoint import commit, latest_checkpoint, read_state, tmp_dir
+from rl.cluster import init_ray
+from rl.config.loader import dump_config
+from rl.config.run import RunConfig
+from rl.grpo.advantages import group_advantages
+from rl.metrics import MetricsWriter
+from rl.sampler import TaskSampler
+from rl.staleness import StalenessController
+from rollout.pool import WORKER_ENV, GroupResult, GroupTask, RolloutPool
+from rollout.trajectory import Trajectory
+
+log = logging.getLogger(__name__)
+INITIAL_POLICY = "initial_policy"
+
+
+class RunFolderError(ValueError):
+    """The run folder cannot be used as asked (it has checkpoints and --resume was not given, or vice versa)."""
+
+
+@dataclass
+class TrainResult:
+    """What a training run left behind."""
+
+    run_dir: Path
+    final_checkpoint: Path
+    steps: int
+    version: int
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _materialize(policy: dict[str, Any], target: str) -> str:
+    from rl.policy.build import load_policy, save_policy
+    from rl.policy.config import PolicyConfig
+
+    cfg = PolicyConfig.model_validate(policy)
+    model, tok = load_policy(cfg)
+    save_policy(model, tok, target, metadata={"preset": cfg.name_or_path, "init_seed": cfg.init_seed})
+    return target
+
+
+def materialize_policy(cfg: RunConfig, run_dir: Path) -> Path:
+    """The policy as a checkpoint directory: a preset is built once (in a Ray task, not the driver) and saved
+    into the run folder; a checkpoint directory is used as it is."""
+    import ray
+
+    if not cfg.policy.is_preset:
+        return Path(cfg.policy.name_or_path)
+    target = run_dir / INITIAL_POLICY
+    if not (target / "config.json").is_file():
+        tmp = run_dir / f".{INITIAL_POLICY}.tmp"
+        ray.get(ray.remote(_materialize).remote(cfg.policy.model_dump(mode="json"), str(tmp)))
+        tmp.rename(target)
+    return target
+
+
+def _overlong_filtered(t: Trajectory) -> Trajectory:
+    """A copy of `t` carrying no loss (cut by the token budget)."""
+    from dataclasses import replace
+
+    return replace(t, loss_mask=[0] * len(t.loss_mask))
+
+
+def _group_stats(groups: list[GroupResult]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    by_env: dict[str, list[Trajectory]] = defaultdict(list)
+    for g in groups:
+        by_env[g.task.env_id] += g.trajectories
+    all_t = [t for ts in by_env.values() for t in ts]
+    out["reward/mean"] = float(np.mean([t.reward for t in all_t]))
+    out["reward/std"] = float(np.std([t.reward for t in all_t]))
+    out["success_rate"] = float(np.mean([t.success for t in all_t]))
+    out["episode/turns_mean"] = float(np.mean([t.turns for t in all_t]))
+    out["episode/parse_error_rate"] = float(np.mean([t.parse_errors > 0 for t in all_t]))
+    out["episode/overlong_fraction"] = float(np.mean([t.finish == "max_tokens" for t in all_t]))
+    for env_id, ts in by_env.items():
+        out[f"reward/{env_id}"] = float(np.mean([t.reward for t in ts]))
+        out[f"success/{env_id}"] = float(np.mean([t.success for t in ts]))
+    return out
+
+
+def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> TrainResult:
+    """Run GRPO as configured; with `resume`, continue from the run folder's latest checkpoint."""
+    import ray
+
+    from rl.learner import remote_learner_class
+
+    run_dir = cfg.run.folder
+    existing = latest_checkpoint(run_dir)
+    if existing is not None and not resume:
+        raise RunFolderError(
+            f"{run_dir} already holds checkpoints ({existing.name}); pass --resume to continue it "
+            "or set run.name to start a new run"
+        )
+    if resume and existing is None:
+        raise RunFolderError(f"--resume: {run_dir} has no complete checkpoint to resume from")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / ("config.resumed.yaml" if resume else "config.yaml")).write_text(dump_config(cfg))
+
+    init_ray(cfg.ray, env_vars=WORKER_ENV)
+    policy_path = materialize_policy(cfg, run_dir)
+    algo, loss_cfg, sampling = cfg.algo, cfg.loss, cfg.rollout.sampling
+    res = cfg.ray.learner
+    learner = (
+        remote_learner_class()
+        .options(
+            num_cpus=res.num_cpus,
+            num_gpus=res.num_gpus,
+            resources=dict(res.resources) or None,
+            runtime_env={"env_vars": WORKER_ENV},
+        )
+        .remote(
+            str(policy_path),
+            algo.model_dump(),
+            loss_cfg.model_dump(),
+            sampling.temperature,
+            loss_cfg.constant_normalizer or sampling.max_total_tokens,
+            cfg.run.seed,
+        )
+    )
+    pool = RolloutPool(policy_path, cfg.rollout, seed=cfg.run.seed)
+    log.info("rollout engine: %s (%s)", pool.infos[0]["engine"], pool.infos[0]["reason"])
+
+    step, version, position, dropped_total = 0, 0, 0, 0
+    if resume:
+        state = read_state(existing)
+        version = ray.get(learner.load.remote(str(existing)))
+        step, position, dropped_total = state["step"], state["sampler_position"], state.get("dropped_groups", 0)
+        if version != state["version"]:
+            raise RuntimeError(f"checkpoint {existing} is inconsistent: learner version {version} != {state}")
+    pool.update_weights(learner.weights.remote(), version)
+    sampler = TaskSampler(algo.env_mix, seed=cfg.run.seed, seed_offset=algo.train_seed_offset, position=position)
+    B = algo.groups_per_step
+    ctrl = StalenessController(B, algo.max_staleness, admitted=version * B, consumed=version * B)
+    writer = MetricsWriter(run_dir)
+    ready: list[GroupResult] = []
+    history: list[dict[str, Any]] = []
+    last_ckpt = existing
+    t_idle = t_gen_wait = 0.0
+    t_step_start = time.perf_counter()
+    bar = _progress(progress, algo.steps, step)
+    try:
+        while step < algo.steps:
+            while ctrl.can_admit(version):
+                task = sampler.next()
+                pool.submit(
+                    GroupTask(
+                        task.env_id,
+                        task.seed,
+                        cfg.rollout.group_size,
+                        sample_seed=cfg.run.seed * 1_000_003 + task.index,
+                        tag=version,
+                    )
+                )
+                ctrl.admit()
+            in_flight = [t.tag for t, _, _ in pool._inflight.values()]
+            keys = ctrl.select_batch([(i, g.task.tag) for i, g in enumerate(ready)], in_flight, version)
+            if keys is None:
+                t0 = time.perf_counter()
+                result = pool.next_finished(timeout=60.0)
+                t_idle += time.perf_counter() - t0
+                if result is None:
+                    continue
+                rewards = [t.reward for t in result.trajectories]
+                if algo.dynamic_sampling and len(set(rewards)) == 1 and len(rewards) > 1:
+                    ctrl.drop()
+                    dropped_total += 1
+                    continue
+                ready.append(result)
+                continue
+            batch = [ready[k] for k in keys]
+            ready = [g for i, g in enumerate(ready) if i not in set(keys)]
+            staleness = ctrl.record_batch([g.task.tag for g in batch], version)
+            trajs, advs = [], []
+            for g in batch:
+                adv = group_advantages(torch.tensor([t.reward for t in g.trajectories]), algo.advantage)
+                for t, a in zip(g.trajectories, adv.tolist(), strict=True):
+                    trajs.append(_overlong_filtered(t) if algo.overlong_filter and t.finish == "max_tokens" else t)
+                    advs.append(a)
+            t0 = time.perf_counter()
+            stats = ray.get(learner.step.remote(trajs, advs))
+            t_train = time.perf_counter() - t0
+            version = int(stats["version"])
+            step += 1
+            t_sync = pool.update_weights(learner.weights.remote(), version)
+            now = time.perf_counter()
+            gen_tokens = sum(t.generated_tokens for g in batch for t in g.trajectories)
+            record = {
+                **stats,
+                **_group_stats(batch),
+                "step": step,
+                "advantage/mean": float(np.mean(advs)),
+                "advantage/std": float(np.std(advs)),
+                "advantage/abs_mean": float(np.mean(np.abs(advs))),
+                "groups/dropped_total": float(dropped_total),
+                "staleness/mean": float(np.mean(staleness)),
+                "staleness/max": float(max(staleness)),
+                **{f"staleness/count_{k}": float(v) for k, v in Counter(staleness).items()},
+                "time/train_s": t_train,
+                "time/sync_s": t_sync,
+                "time/idle_s": t_idle,
+                "time/step_s": now - t_step_start,
+                "time/generation_s": float(sum(t.generation_s for g in batch for t in g.trajectories)),
+                "time/env_s": float(sum(t.env_s for g in batch for t in g.trajectories)),
+                "throughput/generated_tokens_per_s": gen_tokens / max(1e-9, now - t_step_start),
+            }
+            writer.write(step, record)
+            history.append(record)
+            t_idle, t_step_start = 0.0, now
+            if bar is not None:
+                bar.update(step, reward=record["reward/mean"], success=record["success_rate"], version=version)
+            if step == algo.steps or (algo.checkpoint_every and step % algo.checkpoint_every == 0):
+                tmp = tmp_dir(run_dir, step)
+                ray.get(learner.save.remote(str(tmp), str(policy_path)))
+                last_ckpt = commit(
+                    tmp,
+                    run_dir,
+                    step,
+                    {
+                        "step": step,
+                        "version": version,
+                        "sampler_position": sampler.position,
+                        "unconsumed_groups_at_save": pool.in_flight + len(ready),
+                        "dropped_groups": dropped_total,
+                        "env_mix": algo.env_mix,
+                        "seed": cfg.run.seed,
+                    },
+                    algo.keep_checkpoints,
+                )
+    finally:
+        if bar is not None:
+            bar.close()
+        writer.close()
+        pool.shutdown()
+        ray.kill(learner)
+    return TrainResult(run_dir=run_dir, final_checkpoint=last_ckpt, steps=step, version=version, history=history)
+
+
+class _Bar:
+    def __init__(self, total: int, start: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.p = Progress(
+            TextColumn("[bold]GRPO"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"),
+        )
+        self.p.start()
+        self.task = self.p.add_task("train", total=total, completed=start, info="")
+
+    def update(self, step: int, **info: float) -> None:
+        text = " ".join(f"{k} {v:.3g}" for k, v in info.items())
+        self.p.update(self.task, completed=step, info=text)
+
+    def close(self) -> None:
+        self.p.stop()
+
+
+def _progress(enabled: bool, total: int, start: int) -> _Bar | None:
+    return _Bar(total, start) if enabled else None
