@@ -13,7 +13,6 @@ import math
 import os
 import random
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -81,7 +80,7 @@ class ExpertLoad:
     def stats(self) -> dict[str, float]:
         """Per layer: entropy of the expert distribution (nats), max/mean load; then reset."""
         out: dict[str, float] = {}
-        for i, (name, c) in enumerate(sorted(self.counts.items())):
+        for i, (_name, c) in enumerate(sorted(self.counts.items())):
             if c.sum() == 0:
                 continue
             p = c / c.sum()

@@ -156,7 +156,7 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> TrainR
     ready: list[GroupResult] = []
     history: list[dict[str, Any]] = []
     last_ckpt = existing
-    t_idle = t_gen_wait = 0.0
+    t_idle = 0.0
     t_step_start = time.perf_counter()
     bar = _progress(progress, algo.steps, step)
     try:
