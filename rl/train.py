@@ -47,6 +47,10 @@ class TrainResult:
     steps: int
     version: int
     history: list[dict[str, Any]] = field(default_factory=list)
+    start_position: int = 0
+    """Task-sampler position the run (or the resumed part of it) started from."""
+    engine: str = ""
+    """The rollout engine the workers chose, and why."""
 
 
 def _materialize(policy: dict[str, Any], target: str) -> str:
@@ -139,7 +143,12 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> TrainR
         )
     )
     pool = RolloutPool(policy_path, cfg.rollout, seed=cfg.run.seed)
-    log.info("rollout engine: %s (%s)", pool.infos[0]["engine"], pool.infos[0]["reason"])
+    engine = f"{pool.infos[0]['engine']} ({pool.infos[0]['reason']})"
+    log.info("rollout engine: %s", engine)
+    if progress:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"rollout engine: {engine}", highlight=False)
 
     step, version, position, dropped_total = 0, 0, 0, 0
     if resume:
@@ -253,7 +262,15 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> TrainR
         writer.close()
         pool.shutdown()
         ray.kill(learner)
-    return TrainResult(run_dir=run_dir, final_checkpoint=last_ckpt, steps=step, version=version, history=history)
+    return TrainResult(
+        run_dir=run_dir,
+        final_checkpoint=last_ckpt,
+        steps=step,
+        version=version,
+        history=history,
+        start_position=position,
+        engine=engine,
+    )
 
 
 class _Bar:

@@ -52,7 +52,16 @@ class RolloutWorkerImpl:
 
     def info(self) -> dict[str, Any]:
         """Which engine this worker runs and why, its policy version, and where it lives."""
+        node = None
+        try:
+            import ray
+
+            if ray.is_initialized():
+                node = ray.get_runtime_context().get_node_id()
+        except Exception:  # used outside Ray
+            node = None
         return {
+            "node_id": node,
             "index": self.index,
             "engine": self.engine.name,
             "reason": self.engine_reason,
