@@ -10,9 +10,11 @@ import json
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from rl.config.errors import ConfigError
 
@@ -27,6 +29,23 @@ config_app = typer.Typer(help="Inspect experiment configs.", no_args_is_help=Tru
 app.add_typer(config_app, name="config")
 envs_app = typer.Typer(help="List, check and play agent environments.", no_args_is_help=True)
 app.add_typer(envs_app, name="envs")
+
+
+class _DefaultRunGroup(TyperGroup):
+    """`agentrl eval CHECKPOINT...` runs `eval run CHECKPOINT...`; `agentrl eval show ...` is a subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+eval_app = typer.Typer(
+    cls=_DefaultRunGroup,
+    help="Evaluate checkpoints on held-out seeds (`agentrl eval CKPT... --envs tools`), or show a transcript.",
+    no_args_is_help=True,
+)
+app.add_typer(eval_app, name="eval")
 
 out = Console()
 err = Console(stderr=True)
@@ -205,9 +224,17 @@ def train_cmd(
     from rl.train import RunFolderError, train
 
     try:
+        environments.load_env_modules(cfg.rollout.env_modules)
         TaskSampler(cfg.algo.env_mix)  # unknown env ids fail here, before anything starts
-    except (environments.UnknownEnvError, ValueError) as exc:
+    except (environments.UnknownEnvError, ValueError, FileNotFoundError, ImportError) as exc:
         raise fail(f"{config}: algo.env_mix: {exc}") from None
+    from rl.train import check_engine_fit
+    from rollout.engines.select import EngineChoiceError
+
+    try:
+        check_engine_fit(cfg)
+    except EngineChoiceError as exc:
+        raise fail(f"{config}: {exc}") from None
     try:
         result = train(cfg, resume=resume, progress=not no_progress)
     except RunFolderError as exc:
@@ -350,6 +377,221 @@ def _show(messages: list[dict]) -> None:
     for m in messages:
         who = m["role"] + (f" {m['name']}" if m.get("name") else "")
         out.print(f"[bold magenta]{who}>[/] {m['content']}", highlight=False)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def _parse_seeds(text: str) -> list[int]:
+    """`1000000-1000007` (inclusive), `5,7,9`, or a mix."""
+    seeds: list[int] = []
+    for part in _split([text]):
+        lo, sep, hi = part.partition("-")
+        try:
+            if sep and lo:
+                a, b = int(lo), int(hi)
+                if b < a:
+                    raise ValueError
+                seeds += range(a, b + 1)
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise fail(f"--seeds: cannot read {part!r}; expected seeds like 1000000-1000007 or 5,7,9") from None
+    if not seeds:
+        raise fail("--seeds: no seeds given")
+    return list(dict.fromkeys(seeds))
+
+
+@eval_app.command("run")
+def eval_run(
+    checkpoints: Annotated[
+        list[str], typer.Argument(help="Checkpoint directories or preset names (random init); NAME=PATH names one.")
+    ],
+    envs: Annotated[
+        list[str] | None, typer.Option("--envs", "-e", help="Env ids or families, comma-separated or repeated.")
+    ] = None,
+    n: Annotated[int | None, typer.Option("--n", help="Samples per task seed.")] = None,
+    k: Annotated[int | None, typer.Option("--k", help="k of pass@k (<= n).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default runs/eval-TIME).")] = None,
+    seeds: Annotated[
+        str | None, typer.Option("--seeds", help="Task seeds, e.g. 1000000-1000007 or 5,7,9 (default: held out).")
+    ] = None,
+    num_seeds: Annotated[int | None, typer.Option("--num-seeds", min=1, help="Held-out seeds per env.")] = None,
+    seed_offset: Annotated[int | None, typer.Option("--seed-offset", min=0, help="First held-out seed.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    max_new_tokens: Annotated[int | None, typer.Option(help="Most tokens per assistant turn.")] = None,
+    max_total_tokens: Annotated[int | None, typer.Option(help="Most tokens per episode.")] = None,
+    engine: Annotated[str | None, typer.Option(help="auto, vllm or transformers.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Rollout workers per checkpoint.")] = None,
+    init_seed: Annotated[int, typer.Option(help="Random-init seed of preset checkpoints.")] = 0,
+    deterministic: Annotated[
+        bool, typer.Option("--deterministic", help="One episode at a time per worker (exactly repeatable).")
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Experiment YAML: its eval, rollout and ray sections.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Write into an output folder that has results.")] = False,
+) -> None:
+    """Evaluate checkpoints side by side on held-out seeds (the default: `agentrl eval CKPT...`).
+
+    Metrics per env config and family: pass@1, pass@k, success rate with 95% CI, reward and its components,
+    turns, parse-error rate, tokens. Writes results.json, report.md, plots/ and transcripts/ to --out."""
+    import datetime as dt
+
+    from pydantic import ValidationError
+
+    from rl.config.errors import describe_validation_error
+    from rl.config.loader import load_config
+    from rl.config.run import RunConfig
+    from rl.eval.checkpoints import CheckpointError, parse_checkpoints
+    from rl.eval.config import EvalConfig
+
+    try:
+        ckpts = parse_checkpoints(checkpoints)
+    except CheckpointError as exc:
+        raise fail(str(exc)) from None
+    try:
+        cfg = load_config(config) if config is not None else RunConfig()
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    updates = {
+        "envs": _split(envs) or None,
+        "n": n,
+        "k": k,
+        "num_seeds": num_seeds,
+        "seed_offset": seed_offset,
+        "temperature": temperature,
+        "max_new_tokens": max_new_tokens,
+        "max_total_tokens": max_total_tokens,
+        "deterministic": deterministic or None,
+    }
+    data = {**cfg.eval.model_dump(), **{key: v for key, v in updates.items() if v is not None}}
+    if n is not None and k is None:
+        data["k"] = min(data["k"], n)
+    try:
+        ecfg = EvalConfig.model_validate(data)
+    except ValidationError as exc:
+        raise fail("; ".join(m.removeprefix("eval.") for m in describe_validation_error(exc, EvalConfig))) from None
+    rollout = cfg.rollout
+    try:
+        if engine is not None:
+            rollout = rollout.model_copy(update={"engine": engine})
+            rollout = type(rollout).model_validate(rollout.model_dump())
+        if workers is not None:
+            rollout = rollout.model_copy(update={"workers": workers})
+        if ecfg.deterministic:
+            rollout = rollout.model_copy(update={"max_concurrent_episodes": 1})
+        sampling = rollout.sampling.model_copy(update=ecfg.sampling_overrides())
+        type(sampling).model_validate(sampling.model_dump())
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc'])) or 'rollout'}: {e['msg']}" for e in exc.errors()]
+        raise fail("; ".join(problems)) from None
+    env_ids = _resolve_env_ids(ecfg.envs)
+    seed_list = _parse_seeds(seeds) if seeds is not None else ecfg.seeds()
+    folder = out_dir or Path("runs") / f"eval-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    if folder.exists() and not folder.is_dir():
+        raise fail(f"--out {folder} is a file")
+    if (folder / "results.json").exists() and not force:
+        raise fail(f"{folder} already holds eval results; pass --force to write over them or choose another --out")
+
+    from rollout.engines.select import EngineChoiceError, choose_engine
+
+    def check_engine(path: Path) -> None:
+        if cfg.ray.address is None:  # workers run on this machine: the engine choice can be checked here
+            try:
+                choose_engine(path, rollout.engine)
+            except EngineChoiceError as exc:
+                raise fail(str(exc)) from None
+
+    for c in ckpts:
+        if c.path is not None:
+            check_engine(c.path)
+
+    import ray
+    from rich.progress import Progress
+
+    from rl.cluster import init_ray
+    from rl.eval.checkpoints import materialize
+    from rl.eval.report import write_report
+    from rl.eval.runner import evaluate
+
+    folder.mkdir(parents=True, exist_ok=True)
+    started = not ray.is_initialized()
+    init_ray(cfg.ray)
+    results = []
+    try:
+        for c in ckpts:
+            path = materialize(c, folder / "checkpoints", init_seed)
+            check_engine(path)
+            out.print(f"[bold]{c.name}[/]: {path} on {len(env_ids)} env configs x {len(seed_list)} seeds x {ecfg.n}")
+            with Progress(console=out, transient=True) as bar:
+                job = bar.add_task(f"{c.name}: task seeds", total=len(env_ids) * len(seed_list))
+                result = evaluate(
+                    path,
+                    env_ids,
+                    seed_list,
+                    ecfg.n,
+                    ecfg.k,
+                    rollout,
+                    sampling=ecfg.sampling_overrides(),
+                    sample_seed=ecfg.sample_seed,
+                    name=c.name,
+                    dtype=cfg.policy.dtype,
+                    progress=lambda done, _total, job=job, bar=bar: bar.update(job, completed=done),
+                )
+            results.append(result)
+            m = result.overall
+            out.print(
+                f"  pass@1 {m['pass@1']:.3f}  pass@{result.k} {m['pass@k'] or 0:.3f}  reward {m['mean_reward']:.3f}"
+                f"  ({result.seconds:.0f}s, engine {', '.join(sorted({e['engine'] for e in result.engines}))})",
+                highlight=False,
+            )
+    finally:
+        if started:
+            ray.shutdown()
+    files = write_report(results, folder, extra={"eval_config": ecfg.model_dump(), "seeds": seed_list})
+    _eval_table(results)
+    out.print(f"results: {files.results}\nreport: {files.markdown}\nplots: {len(files.plots)} in {folder / 'plots'}")
+    out.print(f"transcripts: {folder / 'transcripts'} (agentrl eval show {folder} --env ID --seed S)")
+
+
+def _eval_table(results: list) -> None:
+    table = Table("env", title="pass@1 / pass@k")
+    for r in results:
+        table.add_column(f"{r.name} pass@1", justify="right")
+        if r.k > 1:
+            table.add_column(f"{r.name} pass@{r.k}", justify="right")
+    rows = list(dict.fromkeys(e for r in results for e in r.env_ids))
+    fams = sorted({f for r in results for f in r.families})
+    for label, get in [(e, lambda r, e=e: r.envs.get(e)) for e in rows] + [
+        (f"{f} (all)", lambda r, f=f: r.families.get(f)) for f in fams
+    ]:
+        cells = []
+        for r in results:
+            m = get(r)
+            vals = ["-", "-"] if m is None else [f"{m['pass@1']:.3f}", f"{m['pass@k'] or 0:.3f}"]
+            cells += vals if r.k > 1 else vals[:1]
+        table.add_row(label, *cells)
+    out.print(table)
+
+
+@eval_app.command("show")
+def eval_show(
+    run: Annotated[Path, typer.Argument(help="An `agentrl eval` output folder.")],
+    env: Annotated[str, typer.Option("--env", help="Env id.")],
+    seed: Annotated[int, typer.Option("--seed", help="Task seed.")],
+    checkpoint: Annotated[str | None, typer.Option("--checkpoint", help="Checkpoint name (default: first).")] = None,
+    sample: Annotated[int, typer.Option("--sample", min=0, help="Sample index among the n of the seed.")] = 0,
+) -> None:
+    """Print one eval transcript: messages by role, tool calls, tool results, reward."""
+    from rl.eval.transcripts import TranscriptNotFound, load_transcript, render_transcript
+
+    try:
+        name, row = load_transcript(run, env, seed, checkpoint, sample)
+    except TranscriptNotFound as exc:
+        raise fail(str(exc)) from None
+    render_transcript(out, name, row)
 
 
 def main() -> None:

@@ -38,7 +38,11 @@ class MetricsCallback(TrainerCallback):
         **kw: Any,
     ) -> None:
         logs = dict(logs or {})
-        record = {"step": state.global_step, "epoch": state.epoch, "elapsed_s": round(time.perf_counter() - self._t0, 3)}
+        record = {
+            "step": state.global_step,
+            "epoch": state.epoch,
+            "elapsed_s": round(time.perf_counter() - self._t0, 3),
+        }
         record.update({k: v for k, v in logs.items() if isinstance(v, int | float | str)})
         with self.jsonl_path.open("a") as fh:
             fh.write(json.dumps(record) + "\n")

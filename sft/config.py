@@ -27,6 +27,17 @@ class EnvSource(Section):
     demos: int | None = Field(default=None, ge=1, le=1_000_000)
     """Distinct oracle episodes (training seeds) played for this env; default `sft.demos_per_env`."""
 
+    @field_validator("id")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        import environments
+
+        try:
+            environments.spec(value)
+        except environments.UnknownEnvError as exc:  # a KeyError; pydantic reports ValueErrors
+            raise ValueError(str(exc)) from None
+        return value
+
 
 class JsonlSource(Section):
     """A user file of chat demonstrations: one JSON object per line, {"messages": [...], "tools": [...]}."""
@@ -128,6 +139,10 @@ class SFTSection(Section):
     """Longest training sequence in tokens (longer ones are cut at the end; demos cut to no assistant token are
     reported). The byte-level tokenizer makes one character one token, tool specs included."""
 
+    group_by_length: bool = True
+    """Batch demos of similar length together (less padding; with one-token-per-byte sequences, padding to the
+    longest demo of a mixed batch can double the cost of a step). Each sequence is still its own row: no packing."""
+
     router_aux_loss_coef: float | None = Field(default=None, ge=0.0)
     """MoE load-balancing loss coefficient (None: the model config's own value; 0 turns it off)."""
 
@@ -139,9 +154,14 @@ class SFTSection(Section):
 
     @field_validator("eval_envs")
     @classmethod
-    def _non_empty(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None and any(not v for v in value):
-            raise ValueError("eval env ids must be non-empty strings")
+    def _known_envs(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            import environments
+
+            try:
+                environments.resolve_ids(value)  # env ids or family names
+            except environments.UnknownEnvError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @model_validator(mode="after")

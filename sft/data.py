@@ -72,7 +72,13 @@ def _openai_calls(calls: list[dict[str, Any]], start: int) -> list[dict[str, Any
     out = []
     for i, c in enumerate(calls):
         f = c.get("function", c)
-        out.append({"id": f"call_{start + i}", "type": "function", "function": {"name": f["name"], "arguments": f.get("arguments", {})}})
+        out.append(
+            {
+                "id": f"call_{start + i}",
+                "type": "function",
+                "function": {"name": f["name"], "arguments": f.get("arguments", {})},
+            }
+        )
     return out
 
 
@@ -287,7 +293,9 @@ def check_held_out(train: list[Demo], held_out: set[tuple[str, int]], held_out_p
         raise HeldOutLeakError(f"{len(leaks)} training demo(s) are held-out eval tasks: {shown}")
 
 
-def mix(pools: list[tuple[str, float, list[Demo]]], examples: int | None, seed: int) -> tuple[list[Demo], dict[str, int]]:
+def mix(
+    pools: list[tuple[str, float, list[Demo]]], examples: int | None, seed: int
+) -> tuple[list[Demo], dict[str, int]]:
     """Draw a training set from weighted pools: each pool gets round(total * weight / sum of weights) examples
     (its demos repeated as needed, the remainder a random subset), then everything is shuffled.
     Returns (demos, examples per pool)."""

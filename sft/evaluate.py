@@ -38,9 +38,7 @@ def summarize(trajs: list[Trajectory]) -> dict[str, Any]:
     }
 
 
-async def _play_all(
-    path: Path, jobs: list[tuple[str, int]], sampling: SamplingConfig, batch: int
-) -> list[Trajectory]:
+async def _play_all(path: Path, jobs: list[tuple[str, int]], sampling: SamplingConfig, batch: int) -> list[Trajectory]:
     import environments
     from rl.policy.build import load_tokenizer
     from rollout.agent_loop import ChatRenderer, run_episode

@@ -101,6 +101,7 @@ def sft_args(cfg: RunConfig, output_dir: Path) -> SFTConfig:
         max_grad_norm=s.max_grad_norm,
         router_aux_loss_coef=s.router_aux_loss_coef,
         logging_steps=s.logging_steps,
+        train_sampling_strategy="group_by_length" if s.group_by_length else "random",
         logging_first_step=True,
         save_strategy="no",
         report_to="none",
@@ -224,6 +225,7 @@ def run_sft(cfg: RunConfig, log: Any = print) -> SFTResult:
     ckpt = folder / "checkpoint"
     if ckpt.exists():
         shutil.rmtree(ckpt)
+    trainer.model.config.use_cache = True  # TRL turns the cache off for training; generation wants it
     meta = {"stage": "sft", "base": cfg.policy.name_or_path, "steps": steps, "run": cfg.run.name}
     save_policy(trainer.model, tok, ckpt, metadata=meta)
     (ckpt / CONFIG_IN_CHECKPOINT).write_text(dump_config(cfg))

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from pydantic import Field
 
-from rl.config.base import Section
 from rl.cluster import RayConfig
+from rl.config.base import Section
+from rl.eval.config import EvalConfig
 from rl.grpo.config import AlgoConfig, LossConfig
 from rl.policy.config import PolicyConfig
 from rollout.config import RolloutConfig
@@ -58,3 +59,6 @@ class RunConfig(Section):
 
     sft: SFTSection = Field(default_factory=SFTSection)
     """Supervised fine-tuning on demonstrations (`agentrl sft`): data mixture, training, before/after eval."""
+
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    """Evaluation on held-out seeds (`agentrl eval`, and every `eval.every_steps` learner steps in training)."""

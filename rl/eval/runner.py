@@ -1,0 +1,337 @@
+"""Run an evaluation: every (env config, held-out seed) task played n times through the rollout path.
+
+    result = evaluate("runs/sft/checkpoint", ["tools", "plan-maze-5"], range(1_000_000, 1_000_016), n=4, k=2)
+
+`target` is what plays the episodes:
+- a checkpoint directory: a `RolloutPool` of Ray rollout workers is started for it (engine auto: vLLM where it
+  can serve the policy, transformers otherwise) and shut down afterwards (Ray is started locally if needed);
+- a running `RolloutPool` (e.g. the trainer's): its workers play the eval groups next to whatever else they
+  are doing, with the eval sampling parameters, without touching the pool's own in-flight bookkeeping;
+- any object with the rollout worker's async `run_group` (e.g. a `RolloutWorkerImpl`): played in-process, no Ray.
+
+Each task seed is one group of n samples with a sampling seed derived from (sample_seed, env id, seed), so a
+rerun asks the engine for the same samples (the transformers engine honours per-request seeds; vLLM's CPU build
+ignores them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from rl.eval.metrics import Episode, summarize
+from rollout.config import RolloutConfig, SamplingConfig
+
+
+@runtime_checkable
+class GroupRunner(Protocol):
+    """Plays a group of episodes in-process (the protocol of `rollout.worker.RolloutWorkerImpl.run_group`)."""
+
+    async def run_group(
+        self,
+        env_id: str,
+        seed: int,
+        group_size: int | None = None,
+        group_id: str = "",
+        sample_seed: int | None = None,
+        sampling: dict[str, Any] | None = None,
+    ) -> list[Any]:
+        """Return `group_size` trajectories of task `seed` of `env_id`."""
+        ...
+
+
+@dataclass
+class EvalResult:
+    """The evaluation of one checkpoint."""
+
+    name: str
+    checkpoint: str
+    env_ids: list[str]
+    seeds: list[int]
+    n: int
+    k: int
+    sampling: dict[str, Any]
+    envs: dict[str, dict[str, Any]]
+    """Metrics per env config (see `rl.eval.metrics.summarize`)."""
+    families: dict[str, dict[str, Any]]
+    """Metrics per family, pooled over its env configs."""
+    overall: dict[str, Any]
+    """Metrics over everything."""
+    seconds: float
+    engines: list[dict[str, Any]] = field(default_factory=list)
+    """What served the policy (per rollout worker: engine, reason)."""
+    policy_versions: list[int] = field(default_factory=list)
+    """The rollout workers' policy versions (in-training evaluation)."""
+    episodes: list[Episode] = field(default_factory=list)
+    """Every episode with its transcript, in (env, seed, sample) order."""
+
+    def as_dict(self, episodes: bool = False) -> dict[str, Any]:
+        """JSON-friendly form (without the episode transcripts unless asked)."""
+        out = {
+            "name": self.name,
+            "checkpoint": self.checkpoint,
+            "env_ids": self.env_ids,
+            "seeds": self.seeds,
+            "n": self.n,
+            "k": self.k,
+            "sampling": self.sampling,
+            "envs": self.envs,
+            "families": self.families,
+            "overall": self.overall,
+            "seconds": round(self.seconds, 3),
+            "engines": self.engines,
+            "policy_versions": self.policy_versions,
+        }
+        if episodes:
+            from dataclasses import asdict
+
+            out["episodes"] = [asdict(e) for e in self.episodes]
+        return out
+
+    def scalars(self, prefix: str = "eval") -> dict[str, float]:
+        """Flat scalars for a metrics logger (TensorBoard, JSONL): pass@1, pass@k, reward per env/family/all."""
+        out: dict[str, float] = {}
+        groups = [("all", self.overall), *self.families.items(), *self.envs.items()]
+        for key, m in groups:
+            for metric in ("pass@1", "pass@k", "mean_reward", "parse_error_rate", "mean_turns"):
+                if m.get(metric) is not None:
+                    out[f"{prefix}/{key}/{metric.replace('@k', f'@{self.k}')}"] = float(m[metric])
+        return out
+
+
+def sample_seed_for(base: int, env_id: str, seed: int) -> int:
+    """The sampling seed of task (env_id, seed): distinct per env and seed, small enough for the engines'
+    derived per-sample, per-turn seeds."""
+    return ((base * 100_003 + zlib.crc32(env_id.encode()) % 100_003) * 10_000_000 + seed) % (1 << 40)
+
+
+def _sampling_dict(rollout_cfg: RolloutConfig, sampling: SamplingConfig | Mapping[str, Any] | None) -> dict[str, Any]:
+    if isinstance(sampling, SamplingConfig):
+        return sampling.model_dump()
+    merged = rollout_cfg.sampling.model_copy(update=dict(sampling or {}))
+    return SamplingConfig.model_validate(merged.model_dump()).model_dump()
+
+
+def evaluate(
+    target: Any,
+    env_ids: Iterable[str],
+    seeds: Iterable[int],
+    n: int,
+    k: int,
+    rollout_cfg: RolloutConfig | None = None,
+    *,
+    sampling: SamplingConfig | Mapping[str, Any] | None = None,
+    sample_seed: int = 0,
+    name: str | None = None,
+    dtype: str = "float32",
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalResult:
+    """Evaluate `target` (a checkpoint directory, a running RolloutPool, or a GroupRunner) on every env id or
+    family in `env_ids` and every task seed in `seeds`, n samples per task; returns metrics and transcripts.
+
+    `sampling` replaces fields of `rollout_cfg.sampling` (e.g. {"temperature": 0.7}); `rollout_cfg` defaults to
+    the pool's (or worker's) own config, else `RolloutConfig()`. `progress(done, total)` is called as task groups
+    finish. Raises UnknownEnvError for an unknown env id or family."""
+    import environments
+
+    if not 1 <= k <= n:
+        raise ValueError(f"need 1 <= k <= n, got n={n}, k={k}")
+    ids = environments.resolve_ids(list(env_ids))
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("no eval seeds")
+    from rollout.pool import RolloutPool
+
+    own_cfg = getattr(target, "cfg", None) if isinstance(target, RolloutPool | GroupRunner) else None
+    cfg = rollout_cfg or (own_cfg if isinstance(own_cfg, RolloutConfig) else RolloutConfig())
+    params = _sampling_dict(cfg, sampling)
+    tasks = [(e, s) for e in ids for s in seeds]
+    t0 = time.perf_counter()
+    engines: list[dict[str, Any]] = []
+    versions: list[int] = []
+    if isinstance(target, RolloutPool):
+        groups = _run_on_pool(target, tasks, n, params, sample_seed, progress)
+        engines, versions = list(target.infos), target.versions()
+        label = name or "policy"
+        where = f"rollout pool (policy versions {versions})"
+    elif isinstance(target, GroupRunner):
+        groups = asyncio.run(_run_local(target, tasks, n, params, sample_seed, progress))
+        info = getattr(target, "info", None)
+        engines = [info()] if callable(info) else []
+        label = name or type(target).__name__
+        where = label
+    else:
+        path = Path(target)
+        groups, engines, versions = _run_on_new_pool(path, cfg, tasks, n, params, sample_seed, dtype, progress)
+        label = name or path.name
+        where = str(path)
+    episodes = [Episode.from_trajectory(traj, i) for e, s in tasks for i, traj in enumerate(groups[(e, s)])]
+    return build_result(label, where, ids, seeds, n, k, params, episodes, time.perf_counter() - t0, engines, versions)
+
+
+def build_result(
+    name: str,
+    checkpoint: str,
+    env_ids: list[str],
+    seeds: list[int],
+    n: int,
+    k: int,
+    sampling: dict[str, Any],
+    episodes: list[Episode],
+    seconds: float = 0.0,
+    engines: list[dict[str, Any]] | None = None,
+    policy_versions: list[int] | None = None,
+) -> EvalResult:
+    """Aggregate episodes into per-env, per-family and overall metrics."""
+    import environments
+
+    by_env: dict[str, list[Episode]] = defaultdict(list)
+    by_family: dict[str, list[Episode]] = defaultdict(list)
+    for e in episodes:
+        by_env[e.env_id].append(e)
+        by_family[environments.spec(e.env_id).family].append(e)
+    return EvalResult(
+        name=name,
+        checkpoint=checkpoint,
+        env_ids=list(env_ids),
+        seeds=list(seeds),
+        n=n,
+        k=k,
+        sampling=sampling,
+        envs={e: summarize(by_env[e], k) for e in env_ids},
+        families={f: summarize(es, k) for f, es in sorted(by_family.items())},
+        overall=summarize(episodes, k),
+        seconds=seconds,
+        engines=list(engines or []),
+        policy_versions=list(policy_versions or []),
+        episodes=episodes,
+    )
+
+
+def _group_id(env_id: str, seed: int) -> str:
+    return f"eval:{env_id}:{seed}"
+
+
+async def _run_local(
+    runner: GroupRunner,
+    tasks: list[tuple[str, int]],
+    n: int,
+    params: dict[str, Any],
+    base: int,
+    progress: Callable[[int, int], None] | None,
+) -> dict[tuple[str, int], list[Any]]:
+    done = 0
+
+    async def one(env_id: str, seed: int) -> list[Any]:
+        nonlocal done
+        trajs = await runner.run_group(
+            env_id, seed, n, _group_id(env_id, seed), sample_seed_for(base, env_id, seed), params
+        )
+        done += 1
+        if progress:
+            progress(done, len(tasks))
+        return trajs
+
+    results = await asyncio.gather(*(one(e, s) for e, s in tasks))
+    return dict(zip(tasks, results, strict=True))
+
+
+def _run_on_pool(
+    pool: Any,
+    tasks: list[tuple[str, int]],
+    n: int,
+    params: dict[str, Any],
+    base: int,
+    progress: Callable[[int, int], None] | None,
+) -> dict[tuple[str, int], list[Any]]:
+    """Play the groups on the pool's workers, tracking only our own object refs (a trainer may have its own
+    groups in flight on the same pool)."""
+    import ray
+
+    workers = pool.workers
+    per_worker = max(1, pool.cfg.max_concurrent_episodes // n)
+    limit = per_worker * len(workers)
+    load = [0] * len(workers)
+    inflight: dict[Any, tuple[tuple[str, int], int]] = {}
+    pending = list(tasks)[::-1]
+    out: dict[tuple[str, int], list[Any]] = {}
+    while pending or inflight:
+        while pending and len(inflight) < limit:
+            env_id, seed = pending.pop()
+            i = min(range(len(workers)), key=lambda w: load[w])
+            ref = workers[i].run_group.remote(
+                env_id, seed, n, _group_id(env_id, seed), sample_seed_for(base, env_id, seed), params
+            )
+            load[i] += 1
+            inflight[ref] = ((env_id, seed), i)
+        ready, _ = ray.wait(list(inflight), num_returns=1)
+        task, i = inflight.pop(ready[0])
+        load[i] -= 1
+        out[task] = ray.get(ready[0])
+        if progress:
+            progress(len(out), len(tasks))
+    return out
+
+
+def _run_on_new_pool(
+    path: Path,
+    cfg: RolloutConfig,
+    tasks: list[tuple[str, int]],
+    n: int,
+    params: dict[str, Any],
+    base: int,
+    dtype: str,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[dict[tuple[str, int], list[Any]], list[dict[str, Any]], list[int]]:
+    import ray
+
+    from rollout.pool import RolloutPool
+
+    started = False
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+        started = True
+    pool = RolloutPool(path, cfg, dtype=dtype)
+    try:
+        groups = _run_on_pool(pool, tasks, n, params, base, progress)
+        return groups, list(pool.infos), pool.versions()
+    finally:
+        pool.shutdown()
+        if started:
+            ray.shutdown()
+
+
+def evaluate_config(
+    target: Any,
+    eval_cfg: Any,
+    rollout_cfg: RolloutConfig | None = None,
+    *,
+    name: str | None = None,
+    dtype: str = "float32",
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalResult:
+    """`evaluate` with the envs, seeds, n, k and sampling of an `eval` config section (`rl.eval.EvalConfig`).
+
+    With `eval_cfg.deterministic` and a checkpoint directory, the workers run one episode at a time."""
+    cfg = rollout_cfg or RolloutConfig()
+    if eval_cfg.deterministic and not isinstance(target, GroupRunner):
+        cfg = cfg.model_copy(update={"max_concurrent_episodes": 1})
+    return evaluate(
+        target,
+        eval_cfg.env_ids(),
+        eval_cfg.seeds(),
+        eval_cfg.n,
+        eval_cfg.k,
+        cfg,
+        sampling=eval_cfg.sampling_overrides(),
+        sample_seed=eval_cfg.sample_seed,
+        name=name,
+        dtype=dtype,
+        progress=progress,
+    )

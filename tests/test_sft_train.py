@@ -1,0 +1,149 @@
+"""SFT training: assistant-only labels through TRL's own dataset/collator path, and a short run end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from rl.config.loader import load_config, validate
+from rl.config.run import RunConfig
+from rl.policy.build import load_policy
+from rollout.chat_format import TOOLS
+from sft.data import Demo, oracle_demo, to_row
+from sft.trainer import CONFIG_IN_CHECKPOINT, make_trainer, run_sft
+
+
+def _expected_labels(tok, row: dict) -> list[int]:
+    """Labels computed independently of TRL: render the conversation one message at a time (the template is
+    prefix-stable) and keep only the ids of assistant messages after their `<|assistant|>` header."""
+    tools = json.loads(row["tools"]) if row["tools"] else None
+    labels: list[int] = []
+    rendered = ""
+    for i, m in enumerate(row["messages"]):
+        text = tok.apply_chat_template(row["messages"][: i + 1], tools=tools, tokenize=False)
+        piece = text[len(rendered) :]
+        rendered = text
+        ids = tok.encode(piece, add_special_tokens=False)
+        if m["role"] != "assistant":
+            labels += [-100] * len(ids)
+        else:
+            header = tok.encode("<|assistant|>", add_special_tokens=False)
+            assert ids[: len(header)] == header
+            labels += [-100] * len(header) + ids[len(header) :]
+    return labels
+
+
+def _config(tmp_path: Path, **sft) -> RunConfig:
+    data = {
+        "run": {"name": "t", "output_dir": str(tmp_path / "runs"), "seed": 0},
+        "policy": {"name_or_path": "nemotron-h-tiny"},
+        "sft": {"eval_seeds": 0, "batch_size": 2, "max_steps": 1, "logging_steps": 1, **sft},
+    }
+    return validate(RunConfig, data, "test")
+
+
+def test_labels_cover_exactly_the_assistant_tokens(tmp_path: Path) -> None:
+    from datasets import Dataset
+
+    cfg = _config(tmp_path)
+    model, tok = load_policy(cfg.policy)
+    multi = oracle_demo("tools-units-direct", 1)  # user, assistant+call, tool, assistant+call, tool, assistant
+    extra = Demo(
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Add 2 and 3, then 4 and 5."},
+            {
+                "role": "assistant",
+                "content": "Two calls.",
+                "tool_calls": [
+                    {"function": {"name": "calculate", "arguments": {"expression": "2+3"}}},
+                    {"function": {"name": "calculate", "arguments": '{"expression": "4+5"}'}},
+                ],
+            },
+            {"role": "tool", "content": "5"},
+            {"role": "tool", "content": "9"},
+            {"role": "user", "content": "And the sum?"},
+            {"role": "assistant", "content": "14"},
+        ],
+        tools=oracle_demo("tools-calculator-easy", 0).tools,
+    )
+    rows = [to_row(multi), to_row(extra)]
+    trainer = make_trainer(cfg, model, tok, Dataset.from_list(rows), tmp_path / "trainer")
+    assert trainer.args.assistant_only_loss and not trainer.args.packing and not trainer.args.padding_free
+
+    prepared = [trainer.train_dataset[i] for i in range(len(trainer.train_dataset))]
+    batch = trainer.data_collator(prepared)  # the collator the trainer uses (pads, keeps -100 labels)
+    for row in rows:
+        want_ids = tok.apply_chat_template(
+            row["messages"], tools=json.loads(row["tools"]), tokenize=True, return_dict=False
+        )
+        i = next(k for k, p in enumerate(prepared) if p["input_ids"] == list(want_ids))
+        n = len(want_ids)
+        ids = batch["input_ids"][i, :n].tolist()
+        labels = batch["labels"][i].tolist()
+        assert ids == list(want_ids)
+        assert labels[:n] == _expected_labels(tok, row)  # token by token
+        assert all(x == -100 for x in labels[n:])  # padding carries no loss
+        trained = tok.decode([t for t in labels if t != -100], skip_special_tokens=False)
+        # no prompt, tool spec or tool result text is trained on; every assistant turn ends with <|end|>
+        assert TOOLS not in trained and "<|user|>" not in trained and "<|tool|>" not in trained
+        assert "conversion_table" not in trained.split("<|tool_call|>")[0]
+        n_assistant = sum(m["role"] == "assistant" for m in row["messages"])
+        assert trained.count("<|end|>") == n_assistant
+        for m in row["messages"]:
+            if m["role"] == "tool":
+                assert m["content"] not in trained or m["content"] in "".join(
+                    a["content"] + "".join(c["function"]["arguments"] for c in a["tool_calls"])
+                    for a in row["messages"]
+                    if a["role"] == "assistant"
+                )
+
+
+@pytest.mark.slow
+def test_short_sft_run_lowers_loss_and_its_checkpoint_reloads_and_generates(tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cfg = _config(
+        tmp_path,
+        envs=[{"id": "tools-calculator-easy", "demos": 6}],
+        max_steps=10,
+        batch_size=3,
+        learning_rate=3e-3,
+        warmup_ratio=0.0,
+        lr_scheduler="constant",
+        max_length=1024,
+        eval_seeds=1,
+        eval_before=False,
+        eval_sampling={"max_new_tokens": 16, "max_total_tokens": 1024},
+    )
+    result = run_sft(cfg, log=lambda _: None)
+    assert result.steps == 10
+    assert len(result.losses) == 10
+    assert sum(result.losses[-3:]) / 3 < result.losses[0] * 0.7, result.losses
+
+    folder = result.folder
+    lines = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines if "loss" in x] == list(range(1, 11))
+    assert list((folder / "tensorboard").glob("events.out.tfevents.*"))
+    report = json.loads((folder / "eval.json").read_text())
+    after = report["after"]["envs"]["tools-calculator-easy"]
+    assert {"pass@1", "mean_reward", "parse_error_rate"} <= set(after)
+    assert json.loads((folder / "data_report.json").read_text())["examples"] == 6
+
+    ckpt = result.checkpoint
+    assert load_config(ckpt / CONFIG_IN_CHECKPOINT).sft.max_steps == 10
+    tok = AutoTokenizer.from_pretrained(ckpt, local_files_only=True)
+    assert "{% generation %}" in tok.chat_template
+    model = AutoModelForCausalLM.from_pretrained(ckpt, local_files_only=True)
+    prompt = tok.apply_chat_template(
+        [{"role": "user", "content": "Compute 100 + 200."}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
+    with torch.no_grad():
+        out = model.generate(**prompt, max_new_tokens=8, do_sample=False)
+    assert out.shape[1] > prompt["input_ids"].shape[1]
