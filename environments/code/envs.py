@@ -38,7 +38,9 @@ TOTAL_TESTS_S = 2.5
 DEFAULT_SANDBOX: dict[str, Any] = {"timeout_s": 15.0, "cpu_s": 10}
 """Sandbox settings of the code envs unless their `sandbox` argument overrides them (room for the harness's
 load and per-test time limits)."""
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n`]*\n(.*?)(?:```|\Z)", re.S)
+"""A fenced block: its info string (language) has no backticks, as in CommonMark; that also keeps a reply of
+100k backticks linear (with `[^\n]*` each of them started a scan to the end of the line: quadratic)."""
 
 HARNESS_BODY = r"""
 import copy, io, signal, time

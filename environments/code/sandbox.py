@@ -4,15 +4,27 @@
     result = sandbox.run_python("print(1 + 1)")             # RunResult(status="ok", stdout="2\\n", ...)
     report = sandbox.run_harness(harness_source, payload={...}, files={"solution.py": code})
 
-Confinement (the default, "bwrap" mode) uses bubblewrap: every namespace is unshared (no network, own pid
-namespace, so the whole process tree dies with the sandbox), all capabilities are dropped, the root file system
-is mounted read-only, `/tmp` is a private size-limited tmpfs and the working directory, `/proc` and `/dev` are
+Confinement (the default, "bwrap" mode) uses bubblewrap: new pid, network, IPC, UTS and cgroup namespaces (no
+network, own pid namespace, so the whole process tree dies with the sandbox), the root file system is mounted
+read-only (nosuid, nodev), `/tmp` is a private size-limited tmpfs and the working directory, `/proc` and `/dev` are
 fresh, the environment is cleared (only PATH, HOME and LANG are set), and the sandbox dies with its parent and
 runs in its own session (no terminal injection). Before `exec`, the child process sets rlimits: CPU seconds,
 address space, file size and number of processes. The parent enforces a wall-clock timeout (killing the whole
 process group) and reads stdout and stderr incrementally, killing the process as soon as their combined size
 passes `max_output_bytes` (status "output_limit"), so a flood never builds up in the parent's memory. The
 interpreter is `sys.executable -I -B` (isolated: no user site, no PYTHON* variables, no script dir on sys.path).
+
+Unprivileged uid: the kernel does not apply RLIMIT_NPROC to root, so when the parent runs as root the untrusted
+code does not: bubblewrap (privileged, no user namespace) sets up the mounts, drops every capability but
+CAP_SETUID/CAP_SETGID(/CAP_SETPCAP), and `setpriv` (or a two-line Python bootstrap) switches to a fresh uid/gid
+drawn per run from `SANDBOX_UID_RANGE` (no supplementary groups, no capabilities, `no_new_privs`) before it execs
+the interpreter.
+RLIMIT_NPROC then caps the run's processes and threads (a fork bomb stops at `max_procs`), the code cannot
+signal anything outside its run, and root-only files are unreadable. Directories on the interpreter's path
+that "others" cannot enter (a pyenv under `/root`) are covered with an empty tmpfs with the interpreter's own
+directories bind-mounted back, read-only. After every run the parent kills whatever still runs as that uid
+(a daemon that escaped the group) and waits until it is gone. When the parent is not root, bubblewrap runs
+unprivileged with `--unshare-all` (a user namespace) and RLIMIT_NPROC applies to the parent's uid as a whole.
 
 Without bubblewrap (or where it cannot create namespaces) the sandbox refuses to run anything (status
 "refused", with the reason) unless the config sets `unsafe_local: true`, which runs the interpreter directly
@@ -27,10 +39,10 @@ This is best-effort: the nonce is never in the untrusted code's source or files,
 the harness's own process and could dig it out of memory (frames, `gc`); the harness also returns values, not
 verdicts, so expected outputs never enter the sandbox and the comparison happens in the parent.
 
-Deliberately simplified: no seccomp filter and no cgroup, so total memory across processes and the number of
-processes are bounded only per process by rlimits (and the kernel does not apply RLIMIT_NPROC to root, which
-is what we run as here), by the tmpfs size, and by the wall-clock timeout that kills the whole tree; one
-process is started per run (no warm worker pool); stdout and stderr share one output budget.
+Deliberately simplified: no seccomp filter and no cgroup, so total memory across processes is bounded only per
+process by RLIMIT_AS (up to `max_procs` x `memory_mb` in all), plus the tmpfs size, and by the wall-clock
+timeout that kills the whole tree; one process is started per run (no warm worker pool); stdout and stderr
+share one output budget. See docs/sandbox.md for what is enforced by what.
 """
 
 from __future__ import annotations
@@ -60,6 +72,24 @@ Mode = Literal["bwrap", "unsafe_local", "none"]
 
 SANDBOX_DIR = "/tmp"
 """The working directory inside the bubblewrap sandbox (a private tmpfs)."""
+SANDBOX_UID_RANGE = (1_900_000_000, 2_000_000_000)
+"""When the parent is root, each run's code runs as a fresh uid (= gid) drawn from this range (no such user
+exists on the host, so nothing else shares its process count or its files)."""
+UNSHARE_PRIVILEGED = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+"""Namespaces of a root-run sandbox: everything but the user namespace (inside one, the sandbox uid would map to
+root outside, which RLIMIT_NPROC exempts)."""
+_BOOTSTRAP = (
+    "import os, sys\n"
+    "u = int(sys.argv[1])\n"
+    "os.setgroups([])\n"
+    "os.setresgid(u, u, u)\n"
+    "os.setresuid(u, u, u)\n"
+    "os.execv(sys.executable, [sys.executable, '-I', '-B', *sys.argv[2:]])\n"
+)
+"""Runs as root inside the root-run sandbox (only CAP_SETUID/CAP_SETGID left) when util-linux's `setpriv` is
+missing: drop to the run's uid, exec the interpreter. (`setpriv` also empties the inheritable and bounding
+capability sets, and saves an interpreter start.)"""
+_CLEANUP_S = 5.0
 _READ_CHUNK = 65_536
 _logged_modes: set[str] = set()
 
@@ -127,12 +157,24 @@ class SandboxUnavailableError(RuntimeError):
     """No safe way to run untrusted code (no working bubblewrap and `unsafe_local` is off)."""
 
 
+@lru_cache(maxsize=1)
+def _setpriv() -> str | None:
+    """util-linux's setpriv, which switches the root-run sandbox to the run's uid (None: the Python bootstrap)."""
+    return shutil.which("setpriv")
+
+
+def _privileged() -> bool:
+    """True when runs use the root-run sandbox (privileged bubblewrap, code dropped to a fresh uid)."""
+    return os.geteuid() == 0
+
+
 @lru_cache(maxsize=8)
-def _probe_bwrap(path: str) -> str | None:
+def _probe_bwrap(path: str, privileged: bool = False) -> str | None:
     """None when bubblewrap at `path` can create the namespaces we need, else why not."""
+    unshare = UNSHARE_PRIVILEGED if privileged else ["--unshare-all"]
     try:
         res = subprocess.run(
-            [path, "--unshare-all", "--cap-drop", "ALL", "--die-with-parent", "--ro-bind", "/", "/", "true"],
+            [path, *unshare, "--cap-drop", "ALL", "--die-with-parent", "--ro-bind", "/", "/", "true"],
             capture_output=True,
             timeout=20,
             stdin=subprocess.DEVNULL,
@@ -184,6 +226,85 @@ def _set_limits(cfg: SandboxConfig, nproc: int) -> None:
             pass
 
 
+def _interpreter_mounts() -> list[str]:
+    """bubblewrap arguments that make the interpreter usable by an unprivileged uid.
+
+    For each directory the interpreter needs (its executable, prefixes and standard library) whose ancestors
+    "others" cannot enter (e.g. a pyenv under a 0700 `/root`), the topmost such ancestor is covered with an empty
+    tmpfs, the directories down to the needed one are recreated (0755) and the needed one is bind-mounted back
+    read-only. Everything else under that ancestor stays hidden."""
+    needed: set[str] = set()
+    for path in (sys.executable, os.path.realpath(sys.executable)):
+        needed.add(os.path.dirname(path))
+    for prefix in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
+        needed.add(prefix)
+        needed.add(os.path.realpath(prefix))
+    covers: dict[str, set[str]] = {}
+    for path in sorted(needed):
+        parts = path.strip("/").split("/")
+        for i in range(1, len(parts)):
+            ancestor = "/" + "/".join(parts[:i])
+            try:
+                searchable = os.stat(ancestor).st_mode & 0o001
+            except OSError:
+                break
+            if not searchable:
+                covers.setdefault(ancestor, set()).add(path)
+                break
+    args: list[str] = []
+    for top in sorted(covers):
+        if any(top.startswith(other + "/") for other in covers):
+            continue
+        args += ["--perms", "0755", "--tmpfs", top]
+        binds = sorted(covers[top])
+        binds = [b for b in binds if not any(b.startswith(o + "/") for o in binds)]
+        made: set[str] = set()
+        for target in binds:
+            rel = target[len(top) + 1 :].split("/")
+            for j in range(1, len(rel)):
+                d = top + "/" + "/".join(rel[:j])
+                if d not in made:
+                    made.add(d)
+                    args += ["--perms", "0755", "--dir", d]
+            args += ["--ro-bind", target, target]
+    return args
+
+
+def _procs_of_uid(uid: int) -> list[int]:
+    """The pids whose real uid is `uid` (read from /proc/<pid>/status: a non-dumpable process's /proc entry is
+    owned by root, so the directory's owner is not enough)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Uid:"):
+                        if int(line.split()[1]) == uid:
+                            found.append(int(entry.name))
+                        break
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
+def _kill_uid(uid: int) -> bool:
+    """SIGKILL every process of the run's uid until none is left; False when some survive `_CLEANUP_S`."""
+    end = time.monotonic() + _CLEANUP_S
+    while pids := _procs_of_uid(uid):
+        if time.monotonic() > end:
+            log.warning("code sandbox: %d processes of uid %d survived cleanup: %s", len(pids), uid, pids[:10])
+            return False
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.005)
+    return True
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -205,7 +326,7 @@ class Sandbox:
     def mode(self) -> tuple[Mode, str]:
         """The mode runs use now ("bwrap", "unsafe_local" or "none") and why."""
         path = find_bwrap(self.config.bwrap)
-        problem = _probe_bwrap(path) if path else f"bubblewrap ({self.config.bwrap!r}) is not installed"
+        problem = _probe_bwrap(path, _privileged()) if path else f"bubblewrap ({self.config.bwrap!r}) is not installed"
         if path and problem is None:
             _log_mode_once("bwrap", f"code sandbox: bubblewrap mode ({path})", logging.INFO)
             return "bwrap", path
@@ -254,20 +375,38 @@ class Sandbox:
     def _run_bwrap(self, bwrap: str, files: dict[str, bytes], main: str, stdin: bytes) -> RunResult:
         cfg = self.config
         fds = []
+        privileged = _privileged()
+        uid = SANDBOX_UID_RANGE[0] + secrets.randbelow(SANDBOX_UID_RANGE[1] - SANDBOX_UID_RANGE[0])
         try:
-            args = [bwrap, "--unshare-all", "--cap-drop", "ALL", "--die-with-parent", "--new-session"]
+            setpriv = _setpriv() if privileged else None
+            if privileged:
+                args = [bwrap, *UNSHARE_PRIVILEGED, "--cap-drop", "ALL"]
+                args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+                if setpriv:  # to empty the bounding set before the uid switch
+                    args += ["--cap-add", "CAP_SETPCAP"]
+            else:
+                args = [bwrap, "--unshare-all", "--cap-drop", "ALL"]
+            args += ["--die-with-parent", "--new-session"]
             args += ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
-            args += ["--size", str(4 * cfg.max_file_mb * 1024 * 1024), "--tmpfs", SANDBOX_DIR]
+            args += ["--perms", "1777", "--size", str(4 * cfg.max_file_mb * 1024 * 1024), "--tmpfs", SANDBOX_DIR]
+            if privileged:
+                args += _interpreter_mounts()
             for name, content in files.items():
                 fd = os.memfd_create(f"sandbox-{name}", 0)
                 fds.append(fd)
                 _write_all(fd, content)
                 os.lseek(fd, 0, os.SEEK_SET)
-                args += ["--ro-bind-data", str(fd), f"{SANDBOX_DIR}/{name}"]
+                args += ["--perms", "0444", "--ro-bind-data", str(fd), f"{SANDBOX_DIR}/{name}"]
             args += ["--chdir", SANDBOX_DIR, "--clearenv"]
             for key, value in self._env(SANDBOX_DIR).items():
                 args += ["--setenv", key, value]
-            args += [sys.executable, "-I", "-B", main]
+            if setpriv:
+                args += [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all"]
+                args += ["--bounding-set=-all", "--", sys.executable, "-I", "-B", main]
+            elif privileged:
+                args += [sys.executable, "-I", "-B", "-S", "-c", _BOOTSTRAP, str(uid), main]
+            else:
+                args += [sys.executable, "-I", "-B", main]
             result = self._execute(
                 args,
                 stdin,
@@ -275,6 +414,7 @@ class Sandbox:
                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
                 pass_fds=tuple(fds),
                 mode="bwrap",
+                uid=uid if privileged else None,
             )
         finally:
             for fd in fds:
@@ -300,10 +440,18 @@ class Sandbox:
         return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8"}
 
     def _execute(
-        self, args: list[str], stdin: bytes, cwd: str | None, env: dict[str, str], pass_fds: tuple[int, ...], mode: Mode
+        self,
+        args: list[str],
+        stdin: bytes,
+        cwd: str | None,
+        env: dict[str, str],
+        pass_fds: tuple[int, ...],
+        mode: Mode,
+        uid: int | None = None,
     ) -> RunResult:
         cfg = self.config
-        # root is exempt from RLIMIT_NPROC; for other users it counts all their processes, so allow for those
+        # root is exempt from RLIMIT_NPROC (a root-run sandbox drops the code to a fresh `uid`, which starts with no
+        # processes); for other users it counts all their processes, so allow for those
         nproc = cfg.max_procs if os.getuid() == 0 else cfg.max_procs + _user_process_count()
         start = time.monotonic()
         deadline = start + cfg.timeout_s
@@ -375,6 +523,8 @@ class Sandbox:
         finally:
             _kill_group(proc)  # also reaps stragglers of a finished run (detached grandchildren in local mode)
             proc.wait()
+            if uid is not None:  # the pid namespace dies with bubblewrap; make sure of it, and wait until it has
+                _kill_uid(uid)
             sel.close()
             for f in (proc.stdin, proc.stdout, proc.stderr):
                 try:
