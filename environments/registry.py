@@ -150,6 +150,29 @@ BUILTIN_MODULES = ("environments.tools", "environments.code", "environments.plan
 _loaded = False
 
 
+def load_env_modules(modules: list[str] | tuple[str, ...]) -> None:
+    """Import modules that register env configs: dotted module names, or paths to .py files (so a local
+    one-file env works on Ray workers without packaging). Each is imported once per process."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    for item in modules:
+        if item.endswith(".py") or "/" in item:
+            path = Path(item).expanduser().resolve()
+            if not path.is_file():
+                raise FileNotFoundError(f"env module file {item!r} does not exist")
+            name = f"agentrl_env_module_{abs(hash(str(path)))}"
+            if name in sys.modules:
+                continue
+            spec_ = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec_)
+            sys.modules[name] = module
+            spec_.loader.exec_module(module)
+        else:
+            importlib.import_module(item)
+
+
 def load_plugins() -> list[str]:
     """Run every `agentrl.environments` entry point; returns the names loaded. A broken plugin is logged."""
     global _current_source

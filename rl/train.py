@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,13 +104,43 @@ def _group_stats(groups: list[GroupResult]) -> dict[str, float]:
     return out
 
 
-def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> TrainResult:
-    """Run GRPO as configured; with `resume`, continue from the run folder's latest checkpoint."""
+def check_engine_fit(cfg: RunConfig) -> str:
+    """The engine the workers will use and why; EngineChoiceError (before anything starts) if the configured
+    engine cannot serve the policy on this device."""
+    from rollout.engines.select import choose_engine
+
+    if cfg.policy.is_preset:
+        import json
+        import tempfile
+
+        from rl.policy.build import build_config
+
+        config, _ = build_config(cfg.policy)
+        with tempfile.TemporaryDirectory() as d:
+            (Path(d) / "config.json").write_text(json.dumps(config.to_dict()))
+            name, why = choose_engine(d, cfg.rollout.engine)
+    else:
+        name, why = choose_engine(cfg.policy.name_or_path, cfg.rollout.engine)
+    return f"{name} ({why})"
+
+
+def train(
+    cfg: RunConfig,
+    resume: bool = False,
+    progress: bool = True,
+    on_step: Callable[[int, dict[str, Any], dict[str, Any]], None] | None = None,
+) -> TrainResult:
+    """Run GRPO as configured; with `resume`, continue from the run folder's latest checkpoint.
+    `on_step(step, record, handles)` is called after each step's checkpoint, with handles {"pool", "learner"}
+    (tests inject faults with it)."""
     import ray
 
+    import environments
     from rl.learner import remote_learner_class
 
     run_dir = cfg.run.folder
+    environments.load_env_modules(cfg.rollout.env_modules)
+    check_engine_fit(cfg)
     existing = latest_checkpoint(run_dir)
     if existing is not None and not resume:
         raise RunFolderError(
@@ -150,7 +181,7 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> TrainR
 
         Console(stderr=True).print(f"rollout engine: {engine}", highlight=False)
 
-    step, version, position, dropped_total = 0, 0, 0, 0
+    step, version, position, dropped_total, lost_total = 0, 0, 0, 0, 0
     if resume:
         state = read_state(existing)
         version = ray.get(learner.load.remote(str(existing)))
@@ -190,6 +221,11 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> TrainR
                 t_idle += time.perf_counter() - t0
                 if result is None:
                     continue
+                if result.lost:  # worker died or the group timed out: its slot is free again, it is counted
+                    ctrl.drop()
+                    lost_total += 1
+                    log.warning("group %s:%s lost: %s", result.task.env_id, result.task.seed, result.error)
+                    continue
                 rewards = [t.reward for t in result.trajectories]
                 if algo.dynamic_sampling and len(set(rewards)) == 1 and len(rewards) > 1:
                     ctrl.drop()
@@ -218,10 +254,13 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> TrainR
                 **stats,
                 **_group_stats(batch),
                 "step": step,
+                "sampler/position": float(sampler.position),
                 "advantage/mean": float(np.mean(advs)),
                 "advantage/std": float(np.std(advs)),
                 "advantage/abs_mean": float(np.mean(np.abs(advs))),
                 "groups/dropped_total": float(dropped_total),
+                "groups/lost_total": float(lost_total),
+                "workers/restarts": float(pool.restarts),
                 "staleness/mean": float(np.mean(staleness)),
                 "staleness/max": float(max(staleness)),
                 **{f"staleness/count_{k}": float(v) for k, v in Counter(staleness).items()},
@@ -256,12 +295,24 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> TrainR
                     },
                     algo.keep_checkpoints,
                 )
+            every = cfg.eval.every_steps
+            if every and (step % every == 0 or step == algo.steps):
+                t0 = time.perf_counter()
+                evaluation = run_eval(cfg, pool, step, run_dir)
+                scalars = {**evaluation.scalars("eval"), "time/eval_s": time.perf_counter() - t0}
+                writer.write(step, scalars)
+                record.update(scalars)
+            if on_step is not None:
+                on_step(step, record, {"pool": pool, "learner": learner})
     finally:
         if bar is not None:
             bar.close()
         writer.close()
         pool.shutdown()
-        ray.kill(learner)
+        try:
+            ray.kill(learner)
+        except Exception:  # already dead
+            pass
     return TrainResult(
         run_dir=run_dir,
         final_checkpoint=last_ckpt,
@@ -271,6 +322,17 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> TrainR
         start_position=position,
         engine=engine,
     )
+
+
+def run_eval(cfg: RunConfig, pool: RolloutPool, step: int, run_dir: Path):
+    """Evaluate the workers' current weights (the learner's, just synced) on the eval section's held-out seeds,
+    reusing the training workers; the report goes to RUN/eval/step-NNNNNN/."""
+    from rl.eval.report import write_report
+    from rl.eval.runner import evaluate_config
+
+    result = evaluate_config(pool, cfg.eval, cfg.rollout, name=f"step-{step}")
+    write_report({f"step-{step}": result}, run_dir / "eval" / f"step-{step:06d}", plots=False)
+    return result
 
 
 class _Bar:

@@ -64,6 +64,12 @@ class RolloutConfig(_Section):
     """Episodes one worker advances at once (the engine batches across them)."""
     env_threads: int = Field(default=4, ge=1)
     """Threads per worker for env steps, so blocking steps (the code sandbox) never stall generation."""
+    env_modules: list[str] = Field(default_factory=list)
+    """Extra modules (dotted names or paths to .py files) that register env configs; imported by the driver
+    and by every rollout worker, so local one-file envs work on Ray workers."""
+    episode_timeout_s: float | None = Field(default=600.0, gt=0.0)
+    """A group whose episodes are not all done after this many seconds is cancelled and counted as lost, so a
+    stuck environment cannot stall training (None: no limit)."""
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     """Sampling parameters."""
     worker_resources: WorkerResources = Field(default_factory=WorkerResources)

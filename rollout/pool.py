@@ -42,12 +42,19 @@ class GroupTask:
 
 @dataclass
 class GroupResult:
-    """A finished group."""
+    """A finished group (or a lost one: its worker died or it exceeded the episode timeout)."""
 
     task: GroupTask
     trajectories: list[Trajectory]
     worker: int
     seconds: float
+    error: str | None = None
+    """Why the group was lost; None for a finished group. Lost groups have no trajectories."""
+
+    @property
+    def lost(self) -> bool:
+        """True when the group produced nothing usable."""
+        return self.error is not None
 
 
 class RolloutPool:
@@ -65,23 +72,36 @@ class RolloutPool:
         if not ray.is_initialized():
             raise RuntimeError("ray.init() must be called before creating a RolloutPool")
         self.cfg = cfg
-        actor = remote_worker_class()
-        res = cfg.worker_resources
-        env = {"env_vars": {**WORKER_ENV, **((runtime_env or {}).get("env_vars", {}))}}
-        self.workers = [
-            actor.options(
-                num_cpus=res.num_cpus,
-                num_gpus=res.num_gpus,
-                resources=dict(res.resources) or None,
-                runtime_env=env,
-                max_concurrency=1000,
-            ).remote(str(policy_path), cfg.model_dump(), i, dtype, seed)
-            for i in range(cfg.workers)
-        ]
+        self._actor = remote_worker_class()
+        self._args = (str(policy_path), cfg.model_dump(), dtype, seed)
+        self._env = {"env_vars": {**WORKER_ENV, **((runtime_env or {}).get("env_vars", {}))}}
+        self.workers = [self._start(i) for i in range(cfg.workers)]
         self.infos = ray.get([w.info.remote() for w in self.workers])
+        self.restarts = 0
+        self._weights: ray.ObjectRef | None = None
+        self._version = 0
         self._load = [0] * len(self.workers)
         self._inflight: dict[ray.ObjectRef, tuple[GroupTask, int, float]] = {}
         self._ids = itertools.count()
+
+    def _start(self, i: int):
+        res = self.cfg.worker_resources
+        path, cfg, dtype, seed = self._args
+        return self._actor.options(
+            num_cpus=res.num_cpus,
+            num_gpus=res.num_gpus,
+            resources=dict(res.resources) or None,
+            runtime_env=self._env,
+            max_concurrency=1000,
+        ).remote(path, cfg, i, dtype, seed)
+
+    def _restart(self, i: int) -> None:
+        """Replace dead worker i; it gets the current weights before producing again."""
+        self.workers[i] = self._start(i)
+        self.infos[i] = ray.get(self.workers[i].info.remote())
+        if self._weights is not None:
+            ray.get(self.workers[i].update_weights.remote(self._weights, self._version))
+        self.restarts += 1
 
     def submit(self, task: GroupTask) -> ray.ObjectRef:
         """Start a group on the least-loaded worker."""
@@ -108,18 +128,44 @@ class RolloutPool:
         ref = done[0]
         task, i, t0 = self._inflight.pop(ref)
         self._load[i] -= 1
-        return GroupResult(task, ray.get(ref), i, time.perf_counter() - t0)
+        try:
+            return GroupResult(task, ray.get(ref), i, time.perf_counter() - t0)
+        except ray.exceptions.RayActorError as exc:  # the worker died: restart it (once per death), lose the group
+            if not self._alive(i):
+                self._restart(i)
+            return GroupResult(task, [], i, time.perf_counter() - t0, error=f"worker died: {type(exc).__name__}")
+        except ray.exceptions.RayTaskError as exc:  # e.g. the group exceeded rollout.episode_timeout_s
+            cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+            return GroupResult(task, [], i, time.perf_counter() - t0, error=f"{type(cause).__name__}: {cause}")
 
-    def run(self, tasks: Iterable[GroupTask], max_in_flight: int | None = None) -> Iterator[GroupResult]:
-        """Roll out all `tasks`, yielding groups in completion order."""
+    def _alive(self, i: int) -> bool:
+        try:
+            ray.get(self.workers[i].get_version.remote(), timeout=30)
+            return True
+        except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+            return False
+
+    def run(
+        self, tasks: Iterable[GroupTask], max_in_flight: int | None = None, retries: int = 1
+    ) -> Iterator[GroupResult]:
+        """Roll out all `tasks`, yielding groups in completion order. A lost group is retried up to `retries`
+        times (same task, so the same seeds), then yielded as lost."""
         limit = max_in_flight or 4 * len(self.workers)
-        pending = list(tasks)[::-1]
+        pending = [(t, 0) for t in tasks][::-1]
+        attempts: dict[int, int] = {}
         while pending or self._inflight:
             while pending and len(self._inflight) < limit:
-                self.submit(pending.pop())
+                task, tries = pending.pop()
+                attempts[id(task)] = tries
+                self.submit(task)
             result = self.next_finished()
-            if result is not None:
-                yield result
+            if result is None:
+                continue
+            tries = attempts.get(id(result.task), 0)
+            if result.lost and tries < retries:
+                pending.append((result.task, tries + 1))
+                continue
+            yield result
 
     def update_weights(self, weights: Weights | ray.ObjectRef, version: int) -> float:
         """Broadcast weights to every worker through the object store; returns the seconds it took.
@@ -129,7 +175,12 @@ class RolloutPool:
         GPU deployment would swap in an NCCL broadcast (vLLM's weight-transfer API) behind this same method."""
         t0 = time.perf_counter()
         ref = weights if isinstance(weights, ray.ObjectRef) else ray.put(weight_items(weights))
-        ray.get([w.update_weights.remote(ref, version) for w in self.workers])
+        self._weights, self._version = ref, version
+        for i, w in enumerate(self.workers):
+            try:
+                ray.get(w.update_weights.remote(ref, version))
+            except ray.exceptions.RayActorError:
+                self._restart(i)  # a dead worker comes back with these weights
         return time.perf_counter() - t0
 
     def versions(self) -> list[int]:

@@ -29,6 +29,28 @@ from rollout.trajectory import Trajectory
 log = logging.getLogger(__name__)
 
 
+class EnvThreads(concurrent.futures.Executor):
+    """The worker's env-step threads. A step that never returns (a stuck tool) keeps its thread forever, so after
+    a group times out the pool is replaced: new steps get fresh threads, the stuck ones are abandoned."""
+
+    def __init__(self, threads: int):
+        self.threads = threads
+        self.pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="env")
+        self.replaced = 0
+
+    def submit(self, fn, /, *args, **kwargs):  # noqa: D102 (Executor API)
+        return self.pool.submit(fn, *args, **kwargs)
+
+    def replace(self) -> None:
+        """Start a fresh pool; the old one finishes what it can and its stuck threads are left behind."""
+        old, self.pool = self.pool, concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="env")
+        old.shutdown(wait=False, cancel_futures=False)
+        self.replaced += 1
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:  # noqa: D102
+        self.pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
 class RolloutWorkerImpl:
     """One engine, many concurrent episodes."""
 
@@ -43,10 +65,11 @@ class RolloutWorkerImpl:
         from transformers import AutoTokenizer
 
         self.cfg = config if isinstance(config, RolloutConfig) else RolloutConfig.model_validate(config)
+        environments.load_env_modules(self.cfg.env_modules)
         self.index = worker_index
         self.engine, self.engine_reason = make_engine(policy_path, self.cfg, dtype=dtype, seed=seed + worker_index)
         self.renderer = ChatRenderer(AutoTokenizer.from_pretrained(policy_path, local_files_only=True))
-        self.env_pool = concurrent.futures.ThreadPoolExecutor(self.cfg.env_threads, thread_name_prefix="env")
+        self.env_pool = EnvThreads(self.cfg.env_threads)
         self._slots: asyncio.Semaphore | None = None
         self.episodes_done = 0
 
@@ -127,7 +150,18 @@ class RolloutWorkerImpl:
         episodes = [
             self.run_episode(env_id, seed, None if base is None else base * 997 + i, group_id, params) for i in range(g)
         ]
-        return list(await asyncio.gather(*episodes))
+        if self.cfg.episode_timeout_s is None:
+            return list(await asyncio.gather(*episodes))
+        try:
+            return list(await asyncio.wait_for(asyncio.gather(*episodes), timeout=self.cfg.episode_timeout_s))
+        except TimeoutError:
+            # The episodes are cancelled; an env step stuck in its thread cannot be interrupted: it is abandoned
+            # with its thread pool, and new steps get fresh threads.
+            self.env_pool.replace()
+            raise TimeoutError(
+                f"group {group_id} of {env_id} seed {seed} exceeded rollout.episode_timeout_s="
+                f"{self.cfg.episode_timeout_s}"
+            ) from None
 
     async def update_weights(self, weights: Weights, version: int) -> int:
         """Load new policy weights (transformers parameter names) and return the new version."""
