@@ -158,6 +158,14 @@ def init_policy(
     out.print(f"wrote {preset} (init seed {init_seed}) to {output}", highlight=False)
 
 
+@config_app.command("reference")
+def config_reference_cmd() -> None:
+    """Print the config reference (every section and key with type, default, bounds and description)."""
+    from rl.config.reference import config_reference
+
+    typer.echo(config_reference(), nl=False)
+
+
 @config_app.command("show")
 def config_show(
     config: Annotated[Path, typer.Argument(help="Experiment config YAML.")],

@@ -162,3 +162,12 @@ def test_cli_config_show_exit_codes(tmp_path: Path) -> None:
     assert "run.sed" in res.stderr and "bad.yaml" in res.stderr
     missing = runner.invoke(app, ["config", "show", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 2 and "file not found" in missing.stderr
+
+
+def test_config_reference_is_in_sync_with_the_code() -> None:
+    from rl.config.reference import config_reference
+
+    committed = (Path(__file__).resolve().parents[1] / "docs" / "config-reference.md").read_text()
+    assert committed == config_reference(), "regenerate: agentrl config reference > docs/config-reference.md"
+    for section in ("run", "policy", "rollout", "rollout.sampling", "algo", "loss", "ray", "sft", "eval"):
+        assert f"## `{section}`" in committed
