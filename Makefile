@@ -17,11 +17,9 @@ lint: setup
 format: setup
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
+# SFT -> asynchronous GRPO -> evaluation on the embedded nemotron-h-tiny policy, in a fresh run folder.
 demo: setup
-	@echo "The full SFT -> GRPO -> eval demo arrives with the quickstart; for now it shows the embedded policy."
-	$(VENV)/bin/agentrl doctor || true
-	$(VENV)/bin/agentrl model-info nemotron-h-tiny
-	$(VENV)/bin/agentrl config show configs/nemotron-h-tiny.yaml
+	$(VENV)/bin/agentrl quickstart configs/quickstart.yaml run.name=quickstart-$$(date +%Y%m%d-%H%M%S)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

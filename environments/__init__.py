@@ -21,6 +21,7 @@ from environments.registry import (
     register,
     resolve_ids,
     spec,
+    unregister,
 )
 from environments.tool_env import Tool, ToolEnv, params
 
@@ -45,6 +46,7 @@ __all__ = [
     "resolve_ids",
     "spec",
     "tool_result",
+    "unregister",
     "user",
 ]
 

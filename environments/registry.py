@@ -107,6 +107,13 @@ def register(
     return spec
 
 
+def unregister(id: str) -> None:
+    """Remove an env config (from gymnasium's registry too); unknown ids are ignored."""
+    removed = _REGISTRY.pop(id, None)
+    if removed is not None:
+        gymnasium.registry.pop(removed.gym_id, None)
+
+
 def spec(id: str) -> EnvSpec:
     """The spec of a registered env id, or UnknownEnvError naming close matches."""
     _ensure_loaded()

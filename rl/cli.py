@@ -255,6 +255,38 @@ def train_cmd(
     )
 
 
+@app.command("quickstart")
+def quickstart_cmd(
+    config: Annotated[Path, typer.Argument(help="Pipeline config YAML.")] = Path("configs/quickstart.yaml"),
+    overrides: Annotated[list[str] | None, typer.Argument(help="dotted.key=value overrides.")] = None,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bars.")] = False,
+) -> None:
+    """The whole job: SFT -> asynchronous GRPO -> evaluation of random init / SFT / RL, with a report."""
+    from rl.config.loader import load_config
+
+    try:
+        cfg = load_config(config, overrides or [])
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    import environments
+    from rl.sampler import TaskSampler
+    from rl.train import check_engine_fit
+    from rollout.engines.select import EngineChoiceError
+
+    try:
+        environments.load_env_modules(cfg.rollout.env_modules)
+        TaskSampler(cfg.algo.env_mix)
+        cfg.eval.env_ids()
+        check_engine_fit(cfg)
+    except (environments.UnknownEnvError, ValueError, FileNotFoundError, ImportError, EngineChoiceError) as exc:
+        raise fail(f"{config}: {exc}") from None
+    if cfg.run.folder.exists() and any(cfg.run.folder.iterdir()):
+        raise fail(f"{cfg.run.folder} is not empty; set run.name (or run.output_dir) to start a new run")
+    from rl.pipeline import print_summary, run_pipeline
+
+    print_summary(run_pipeline(cfg, progress=not no_progress, log=lambda m: out.print(m, highlight=False)))
+
+
 @envs_app.command("list")
 def envs_list(
     family: Annotated[str | None, typer.Option(help="Only this family (tools, code, planning, ...).")] = None,

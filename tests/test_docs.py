@@ -23,3 +23,5 @@ def test_worked_example_registers_and_passes_the_checker() -> None:
     word = obs[0]["content"].split("'")[1]
     _, reward, terminated, _, info = env.step({"content": word[::-1]})
     assert reward == 1.0 and terminated and info["success"]
+    for env_id in ("text-reverse-5", "text-reverse-9"):
+        environments.unregister(env_id)

@@ -17,6 +17,16 @@ from environments import Action, AgentEnv, Outcome, register, user
 from environments.base import MAX_ACTION_CHARS
 
 
+@pytest.fixture(autouse=True)
+def _forget_test_envs():
+    """Env configs registered by a test do not outlive it (other modules iterate over the registry)."""
+    before = {s.id for s in environments.list_envs()}
+    yield
+    for s in environments.list_envs():
+        if s.id not in before:
+            environments.unregister(s.id)
+
+
 def test_at_least_21_configs_and_5_per_family() -> None:
     specs = environments.list_envs()
     assert len(specs) >= 21

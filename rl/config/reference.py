@@ -68,8 +68,16 @@ def _section(model: type[BaseModel], prefix: str, out: list[str]) -> None:
         doc = " ".join((field.description or "").split())
         rows.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {_constraints(field)} | {doc} |")
     if rows:
-        out += [f"## `{prefix}`" if prefix else "## top level", "", (model.__doc__ or "").strip(), "",
-                "| key | type | default | bounds | description |", "|---|---|---|---|---|", *rows, ""]
+        out += [
+            f"## `{prefix}`" if prefix else "## top level",
+            "",
+            (model.__doc__ or "").strip(),
+            "",
+            "| key | type | default | bounds | description |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
     for key, field in nested:
         _section(field.annotation, key, out)
 

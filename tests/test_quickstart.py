@@ -1,0 +1,72 @@
+"""The main job end to end, shortened (few SFT seconds, two GRPO steps, a small eval), for both shipped pipeline
+configs: nemotron-h-tiny on the transformers engine and granite-hybrid-tiny on real vLLM workers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import ray
+from typer.testing import CliRunner
+
+from rl.cli import app
+
+pytestmark = pytest.mark.slow
+SHORT = [
+    "sft.time_budget_s=20",
+    "sft.examples=64",
+    "sft.demos_per_env=16",
+    "sft.envs=[{id: tools-calculator-easy}]",
+    "algo.steps=2",
+    "algo.groups_per_step=2",
+    "algo.checkpoint_every=0",
+    "algo.dynamic_sampling=false",
+    "rollout.group_size=2",
+    "rollout.sampling.max_new_tokens=16",
+    "rollout.sampling.max_total_tokens=800",
+    "eval.envs=[tools-calculator-easy, plan-blocksworld-3]",
+    "eval.num_seeds=2",
+    "eval.n=1",
+    "eval.k=1",
+]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_ray():
+    ray.shutdown()
+    yield
+    ray.shutdown()
+
+
+@pytest.mark.parametrize(
+    "config", ["quickstart.yaml", pytest.param("quickstart-granite-vllm.yaml", marks=pytest.mark.vllm)]
+)
+def test_pipeline_end_to_end(config: str, tmp_path: Path, repo: Path) -> None:
+    res = CliRunner().invoke(
+        app, ["quickstart", str(repo / "configs" / config), *SHORT, f"run.output_dir={tmp_path}", "--no-progress"]
+    )
+    assert res.exit_code == 0, res.output[-3000:]
+    folder = next(p for p in tmp_path.iterdir() if p.is_dir())
+    summary = json.loads((folder / "summary.json").read_text())
+    assert set(summary["pass1"]) == {"random init", "SFT", "RL"}
+    assert set(summary["pass1"]["RL"]) == {"tools", "planning"}
+    expected_engine = "vllm" if "vllm" in config else "transformers"
+    assert summary["engine"].startswith(expected_engine)
+    for name in ("reward_vs_step", "pass1_per_family", "staleness", "time_breakdown"):
+        assert (folder / "plots" / f"{name}.png").stat().st_size > 1000
+    report = (folder / "report.md").read_text()
+    assert "| tools |" in report and "random init" in report
+    assert (folder / "grpo" / "metrics.jsonl").is_file() and (folder / "eval" / "report.md").is_file()
+    assert (folder / "sft" / "checkpoint" / "config.json").is_file()
+    assert "held-out pass@1 per family" in res.stdout
+
+
+def test_quickstart_refuses_a_used_run_folder(tmp_path: Path, repo: Path) -> None:
+    (tmp_path / "quickstart").mkdir()
+    (tmp_path / "quickstart" / "keep.txt").write_text("mine")
+    res = CliRunner().invoke(
+        app, ["quickstart", str(repo / "configs" / "quickstart.yaml"), f"run.output_dir={tmp_path}"]
+    )
+    assert res.exit_code == 2 and "not empty" in res.stderr
+    assert (tmp_path / "quickstart" / "keep.txt").read_text() == "mine"
