@@ -3,7 +3,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test lint format demo clean
+.PHONY: setup test lint format demo bench clean
 
 setup:
 	@bash tools/setup.sh
@@ -20,6 +20,9 @@ format: setup
 # SFT -> asynchronous GRPO -> evaluation on the embedded nemotron-h-tiny policy, in a fresh run folder.
 demo: setup
 	$(VENV)/bin/agentrl quickstart configs/quickstart.yaml run.name=quickstart-$$(date +%Y%m%d-%H%M%S)
+
+bench: setup
+	$(PY) benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -106,7 +106,10 @@ class LearnerImpl:
         constant_normalizer: int | None = None,
         seed: int = 0,
         dtype: str = "float32",
+        threads: int | None = None,
     ):
+        if threads:
+            torch.set_num_threads(threads)  # Ray pins actors to one thread unless told otherwise
         self.algo = algo if isinstance(algo, AlgoConfig) else AlgoConfig.model_validate(algo)
         self.loss_cfg = loss if isinstance(loss, LossConfig) else LossConfig.model_validate(loss)
         torch.manual_seed(seed)
@@ -154,27 +157,23 @@ class LearnerImpl:
         cfg = self.loss_cfg
         chunks = [list(range(i, min(i + mb, len(trajs)))) for i in range(0, len(trajs), mb)]
         total_tokens = sum(sum(t.loss_mask) for t in trajs)
-        # proximal logprobs: the learner at the start of the step (no grad)
-        prox: list[torch.Tensor] = []
-        self.model.eval()
-        with torch.no_grad():
-            for idx in chunks:
-                b = pad_batch([trajs[i] for i in idx])
-                lp, _ = token_logprobs(self.model, b["input_ids"], b["attention_mask"], self.temperature)
-                prox.append(lp)
         self.model.train()
         self.opt.zero_grad(set_to_none=True)
         agg: dict[str, float] = {}
-        for idx, prox_lp in zip(chunks, prox, strict=True):
+        for idx in chunks:
             b = pad_batch([trajs[i] for i in idx])
             adv = torch.tensor([advantages[i] for i in idx], dtype=torch.float32)
+            lp, ent = token_logprobs(
+                self.model, b["input_ids"], b["attention_mask"], self.temperature, with_entropy=True
+            )
+            # The proximal policy is the learner at the start of the step. The weights only change after the
+            # last micro-batch, so the forward pass with gradients already gives its logprobs (detached): no
+            # separate no-grad pass is needed.
+            prox_lp = lp.detach()
             weights, mask, off = offpolicy_weights(prox_lp, b["behaviour"], b["mask"], cfg)
             old = prox_lp if cfg.decoupled else b["behaviour"]
             if not cfg.decoupled:
                 weights = None
-            lp, ent = token_logprobs(
-                self.model, b["input_ids"], b["attention_mask"], self.temperature, with_entropy=True
-            )
             ref_lp = None
             if self.ref is not None:
                 with torch.no_grad():
@@ -199,7 +198,12 @@ class LearnerImpl:
             (loss * share).backward()
             stats["entropy"] = float((ent.detach() * mask).sum() / mask.sum().clamp(min=1.0))
             for k, v in {**stats, **off}.items():
-                agg[k] = agg.get(k, 0.0) + (v if k.endswith(("masked_tokens", "_max")) else v * share)
+                if k.endswith("_max"):
+                    agg[k] = max(agg.get(k, 0.0), v)
+                elif k.endswith("masked_tokens"):
+                    agg[k] = agg.get(k, 0.0) + v
+                else:
+                    agg[k] = agg.get(k, 0.0) + v * share
         grad_norm = torch.nn.utils.clip_grad_norm_(
             [p for p in self.model.parameters() if p.requires_grad], self.algo.grad_clip
         )

@@ -171,6 +171,8 @@ def train(
             sampling.temperature,
             loss_cfg.constant_normalizer or sampling.max_total_tokens,
             cfg.run.seed,
+            "float32",
+            max(1, int(res.num_cpus)),
         )
     )
     pool = RolloutPool(policy_path, cfg.rollout, seed=cfg.run.seed)

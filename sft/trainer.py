@@ -80,6 +80,21 @@ class BudgetedSFTTrainer(SFTTrainer):
         return self.lr_scheduler
 
 
+def aux_loss_coef(cfg: RunConfig) -> float | None:
+    """The MoE load-balancing coefficient passed to TRL. TRL 1.16's loss reads `config.num_experts`, which some MoE
+    configs (GraniteMoeHybrid: `num_local_experts`) do not have, so for those the aux loss is off unless asked for
+    explicitly (in which case TRL's own error says why)."""
+    if cfg.sft.router_aux_loss_coef is not None:
+        return cfg.sft.router_aux_loss_coef
+    from rl.policy.build import build_config
+
+    config, _ = build_config(cfg.policy)
+    text = config.get_text_config()
+    if getattr(text, "router_aux_loss_coef", 0.0) and not hasattr(text, "num_experts"):
+        return 0.0
+    return None
+
+
 def sft_args(cfg: RunConfig, output_dir: Path) -> SFTConfig:
     """TRL's SFTConfig for a run: assistant-only loss, no packing, no padding-free, no checkpoints mid-run."""
     s = cfg.sft
@@ -99,7 +114,7 @@ def sft_args(cfg: RunConfig, output_dir: Path) -> SFTConfig:
         warmup_steps=s.warmup_ratio,
         weight_decay=s.weight_decay,
         max_grad_norm=s.max_grad_norm,
-        router_aux_loss_coef=s.router_aux_loss_coef,
+        router_aux_loss_coef=aux_loss_coef(cfg),
         logging_steps=s.logging_steps,
         train_sampling_strategy="group_by_length" if s.group_by_length else "random",
         logging_first_step=True,
