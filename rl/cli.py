@@ -213,14 +213,10 @@ def sft_cmd(
     out.print(f"checkpoint: {result.checkpoint} ({result.steps} steps, {result.train_s:.0f}s)", highlight=False)
 
 
-@app.command("train")
-def train_cmd(
-    config: Annotated[Path, typer.Argument(help="Experiment config YAML.")],
-    overrides: Annotated[list[str] | None, typer.Argument(help="dotted.key=value overrides.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run folder's latest checkpoint.")] = False,
-    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
-) -> None:
-    """Asynchronous GRPO: Ray rollout workers + a learner actor, metrics, checkpoints."""
+def _training_config(config: Path, overrides: list[str] | None, check_eval: bool = False):
+    """Load a config and check everything a training run needs before anything starts: the config itself, extra
+    env modules, the env ids of algo.env_mix (and eval.envs), and that the rollout engine can serve the policy.
+    Any problem exits with code 2 and one message."""
     from rl.config.loader import load_config
 
     try:
@@ -229,20 +225,37 @@ def train_cmd(
         raise fail(str(exc)) from None
     import environments
     from rl.sampler import TaskSampler
-    from rl.train import RunFolderError, train
-
-    try:
-        environments.load_env_modules(cfg.rollout.env_modules)
-        TaskSampler(cfg.algo.env_mix)  # unknown env ids fail here, before anything starts
-    except (environments.UnknownEnvError, ValueError, FileNotFoundError, ImportError) as exc:
-        raise fail(f"{config}: algo.env_mix: {exc}") from None
     from rl.train import check_engine_fit
     from rollout.engines.select import EngineChoiceError
 
     try:
+        environments.load_env_modules(cfg.rollout.env_modules)
+        TaskSampler(cfg.algo.env_mix)
+    except (environments.UnknownEnvError, ValueError, FileNotFoundError, ImportError) as exc:
+        raise fail(f"{config}: algo.env_mix: {exc}") from None
+    try:
+        if check_eval:
+            cfg.eval.env_ids()
+    except environments.UnknownEnvError as exc:
+        raise fail(f"{config}: eval.envs: {exc}") from None
+    try:
         check_engine_fit(cfg)
     except EngineChoiceError as exc:
         raise fail(f"{config}: {exc}") from None
+    return cfg
+
+
+@app.command("train")
+def train_cmd(
+    config: Annotated[Path, typer.Argument(help="Experiment config YAML.")],
+    overrides: Annotated[list[str] | None, typer.Argument(help="dotted.key=value overrides.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run folder's latest checkpoint.")] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+) -> None:
+    """Asynchronous GRPO: Ray rollout workers + a learner actor, metrics, checkpoints."""
+    cfg = _training_config(config, overrides)
+    from rl.train import RunFolderError, train
+
     try:
         result = train(cfg, resume=resume, progress=not no_progress)
     except RunFolderError as exc:
@@ -262,24 +275,7 @@ def quickstart_cmd(
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bars.")] = False,
 ) -> None:
     """The whole job: SFT -> asynchronous GRPO -> evaluation of random init / SFT / RL, with a report."""
-    from rl.config.loader import load_config
-
-    try:
-        cfg = load_config(config, overrides or [])
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
-    import environments
-    from rl.sampler import TaskSampler
-    from rl.train import check_engine_fit
-    from rollout.engines.select import EngineChoiceError
-
-    try:
-        environments.load_env_modules(cfg.rollout.env_modules)
-        TaskSampler(cfg.algo.env_mix)
-        cfg.eval.env_ids()
-        check_engine_fit(cfg)
-    except (environments.UnknownEnvError, ValueError, FileNotFoundError, ImportError, EngineChoiceError) as exc:
-        raise fail(f"{config}: {exc}") from None
+    cfg = _training_config(config, overrides, check_eval=True)
     if cfg.run.folder.exists() and any(cfg.run.folder.iterdir()):
         raise fail(f"{cfg.run.folder} is not empty; set run.name (or run.output_dir) to start a new run")
     from rl.pipeline import print_summary, run_pipeline

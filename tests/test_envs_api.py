@@ -167,7 +167,10 @@ def test_checker_passes_a_correct_env() -> None:
 
 # --- plugins --------------------------------------------------------------------------------------------------
 def test_plugin_package_registers_through_the_entry_point(tmp_path: Path) -> None:
-    plugin = Path(__file__).parent / "data" / "example_plugin"
+    import shutil
+
+    plugin = tmp_path / "example_plugin"  # a copy, so building it leaves nothing in the repository
+    shutil.copytree(Path(__file__).parent / "data" / "example_plugin", plugin)
     target = tmp_path / "site"
     res = subprocess.run(
         [
