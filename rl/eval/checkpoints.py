@@ -51,8 +51,14 @@ def _one(spec: str) -> Checkpoint | str:
         return Checkpoint(label or path_text, spec, preset=path_text)
     path = Path(path_text).expanduser()
     if path.is_dir():
-        if not (path / "config.json").is_file():
-            return f"{path_text!r} has no config.json, so it is not a Hugging Face checkpoint directory"
+        from pydantic import ValidationError
+
+        from rl.policy.config import PolicyConfig
+
+        try:  # the same checks as training: config.json present and valid, weights present
+            PolicyConfig(name_or_path=str(path))
+        except ValidationError as exc:
+            return str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
         name = label or safe_name(path.resolve().name)
         return Checkpoint(name, spec, path=path)
     if path.exists():

@@ -35,8 +35,18 @@ class PolicyConfig(Section):
             return value
         path = Path(value).expanduser()
         if path.is_dir():
-            if not (path / "config.json").is_file():
+            config_file = path / "config.json"
+            if not config_file.is_file():
                 raise ValueError(f"directory {value!r} has no config.json, so it is not a Hugging Face checkpoint")
+            import json
+
+            try:
+                json.loads(config_file.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ValueError(f"checkpoint {value!r} is corrupt: config.json is not valid JSON ({exc})") from None
+            weights = [*path.glob("*.safetensors"), *path.glob("pytorch_model*.bin")]
+            if not weights:
+                raise ValueError(f"checkpoint {value!r} has no weights (*.safetensors or pytorch_model*.bin)")
             return value
         if path.exists():
             raise ValueError(f"{value!r} is a file; expected a preset name or a checkpoint directory")
