@@ -166,6 +166,7 @@ def test_checkpoint_arguments_are_named_uniquely(tmp_path: Path) -> None:
     for run in ("a", "b"):
         (tmp_path / run / "checkpoints" / "step-1").mkdir(parents=True)
         (tmp_path / run / "checkpoints" / "step-1" / "config.json").write_text("{}")
+        (tmp_path / run / "checkpoints" / "step-1" / "model.safetensors").write_bytes(b"")
     a, b = (str(tmp_path / run / "checkpoints" / "step-1") for run in ("a", "b"))
     names = [c.name for c in parse_checkpoints([a, b, "nemotron-h-tiny", f"sft={a}", "nemotron-h-tiny"])]
     assert names == ["a-checkpoints-step-1", "b-checkpoints-step-1", "nemotron-h-tiny", "sft", "nemotron-h-tiny-2"]
