@@ -196,6 +196,7 @@ def train(
     ctrl = StalenessController(B, algo.max_staleness, admitted=version * B, consumed=version * B)
     writer = MetricsWriter(run_dir)
     ready: list[GroupResult] = []
+    dropped_this_step = 0
     history: list[dict[str, Any]] = []
     last_ckpt = existing
     t_idle = 0.0
@@ -229,14 +230,21 @@ def train(
                     log.warning("group %s:%s lost: %s", result.task.env_id, result.task.seed, result.error)
                     continue
                 rewards = [t.reward for t in result.trajectories]
-                if algo.dynamic_sampling and len(set(rewards)) == 1 and len(rewards) > 1:
+                if (
+                    algo.dynamic_sampling
+                    and len(set(rewards)) == 1
+                    and len(rewards) > 1
+                    and dropped_this_step < algo.dynamic_sampling_max_rounds * B
+                ):
                     ctrl.drop()
                     dropped_total += 1
+                    dropped_this_step += 1
                     continue
                 ready.append(result)
                 continue
             batch = [ready[k] for k in keys]
             ready = [g for i, g in enumerate(ready) if i not in set(keys)]
+            dropped_this_step = 0
             staleness = ctrl.record_batch([g.task.tag for g in batch], version)
             trajs, advs = [], []
             for g in batch:

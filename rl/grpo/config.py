@@ -81,6 +81,9 @@ class AlgoConfig(Section):
     0 is the synchronous, exactly on-policy baseline."""
     dynamic_sampling: bool = True
     """Drop groups whose rewards are all equal (no learning signal) and keep filling the batch."""
+    dynamic_sampling_max_rounds: int = Field(default=4, ge=1)
+    """Dynamic sampling drops at most this many batches' worth of groups per step; after that, groups without
+    signal are kept (zero advantage) so a policy that fails every task still trains (entropy, KL) and moves on."""
     overlong_filter: bool = True
     """Episodes cut by the token budget carry no loss (they still count in their group's baseline)."""
     freeze_router: bool = False

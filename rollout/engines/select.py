@@ -61,4 +61,6 @@ def make_engine(path: str | Path, cfg: RolloutConfig, dtype: str = "float32", se
         return VllmEngine(path, cfg.vllm, dtype=dtype, seed=seed), reason
     from rollout.engines.transformers_engine import TransformersEngine
 
+    if cfg.engine_threads:
+        torch.set_num_threads(cfg.engine_threads)
     return TransformersEngine(path, dtype=dtype, max_batch=cfg.max_concurrent_episodes, seed=seed), reason
