@@ -14,8 +14,8 @@ from rl.cli import app
 
 pytestmark = pytest.mark.slow
 SHORT = [
-    "sft.time_budget_s=20",
-    "sft.examples=64",
+    "sft.time_budget_s=10",
+    "sft.examples=32",
     "sft.demos_per_env=16",
     "sft.envs=[{id: tools-calculator-easy}]",
     "algo.steps=2",
