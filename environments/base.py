@@ -129,6 +129,10 @@ class AgentEnv(gym.Env):
         self.done = False
         self.transcript: list[dict[str, Any]] = []
         self.last_reward = 0.0
+        self.reset_seed: int | None = None
+        """The seed of the last reset (None when reset without one)."""
+        self.reset_options: dict[str, Any] | None = None
+        """The options of the last reset."""
 
     # --- what an author writes -------------------------------------------------------------------------------
     def new_task(self, rng: np.random.Generator) -> list[dict[str, str]]:
@@ -152,6 +156,7 @@ class AgentEnv(gym.Env):
         self.done = False
         self.last_reward = 0.0
         self.tools = []
+        self.reset_seed, self.reset_options = seed, options  # for envs that index a dataset by seed
         messages = self.new_task(self.np_random)
         self.transcript = [dict(m) for m in messages]
         return messages, {"tools": self.tools, "max_turns": self.max_turns, "family": self.family}

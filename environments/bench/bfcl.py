@@ -283,17 +283,9 @@ class BFCLEnv(AgentEnv):
         self.category = category
         self.cases = load_cases(category)
         self.case: dict[str, Any] = {}
-        self._seed: int | None = None
-        self._options: dict[str, Any] | None = None
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[list[dict[str, str]], dict[str, Any]]:
-        self._seed, self._options = seed, options
-        return super().reset(seed=seed, options=options)
 
     def new_task(self, rng: np.random.Generator) -> list[dict[str, str]]:
-        self.case = self.cases[pick_index(self._seed, rng, len(self.cases), self._options)]
+        self.case = self.cases[pick_index(self.reset_seed, rng, len(self.cases), self.reset_options)]
         self.tools = [to_openai_tool(f) for f in self.case["function"]]
         turn = self.case["question"][0]
         return [{"role": str(m["role"]), "content": str(m["content"])} for m in turn]

@@ -165,17 +165,9 @@ class HumanEvalEnv(AgentEnv):
         self.problems = load_problems()
         self.problem: dict[str, str] = {}
         self.submissions = 0
-        self._seed: int | None = None
-        self._options: dict[str, Any] | None = None
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[list[dict[str, str]], dict[str, Any]]:
-        self._seed, self._options = seed, options
-        return super().reset(seed=seed, options=options)
 
     def new_task(self, rng: np.random.Generator) -> list[dict[str, str]]:
-        self.problem = self.problems[pick_index(self._seed, rng, len(self.problems), self._options)]
+        self.problem = self.problems[pick_index(self.reset_seed, rng, len(self.problems), self.reset_options)]
         self.submissions = 0
         return [user(self.prompt())]
 

@@ -95,17 +95,9 @@ class ReasoningGymEnv(AgentEnv):
         self.partial_credit = bool(partial_credit)
         self.dataset = get_dataset(dataset, self.config, dataset_seed, self.size)
         self.entry: dict[str, Any] = {}
-        self._seed: int | None = None
-        self._options: dict[str, Any] | None = None
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[list[dict[str, str]], dict[str, Any]]:
-        self._seed, self._options = seed, options
-        return super().reset(seed=seed, options=options)
 
     def new_task(self, rng: np.random.Generator) -> list[dict[str, str]]:
-        self.entry = self.dataset[pick_index(self._seed, rng, self.size, self._options)]
+        self.entry = self.dataset[pick_index(self.reset_seed, rng, self.size, self.reset_options)]
         return [user(f"{self.entry['question']}\n\n{ANSWER_INSTRUCTION}")]
 
     def oracle_action(self) -> dict[str, Any]:
