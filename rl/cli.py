@@ -51,6 +51,16 @@ out = Console()
 err = Console(stderr=True)
 
 
+def _load(config: Path, overrides: list[str] | None):
+    """Load and validate a config, or exit 2 with the problem."""
+    from rl.config.loader import load_config
+
+    try:
+        return load_config(config, overrides or [])
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print an error message and return the Exit to raise."""
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
@@ -172,12 +182,9 @@ def config_show(
     overrides: Annotated[list[str] | None, typer.Argument(help="dotted.key=value overrides.")] = None,
 ) -> None:
     """Validate a config (with `defaults:` and overrides applied) and print it fully resolved."""
-    from rl.config.loader import dump_config, load_config
+    from rl.config.loader import dump_config
 
-    try:
-        cfg = load_config(config, overrides or [])
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
+    cfg = _load(config, overrides)
     out.print(dump_config(cfg), end="", highlight=False, markup=False)
 
 
@@ -187,12 +194,7 @@ def sft_cmd(
     overrides: Annotated[list[str] | None, typer.Argument(help="dotted.key=value overrides.")] = None,
 ) -> None:
     """Supervised fine-tuning on demonstrations (env oracles, chat JSONL); before/after pass@1 on held-out seeds."""
-    from rl.config.loader import load_config
-
-    try:
-        cfg = load_config(config, overrides or [])
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
+    cfg = _load(config, overrides)
     if not cfg.sft.envs and not cfg.sft.jsonl:
         raise fail(f"{config}: sft.envs and sft.jsonl are both empty; nothing to train on")
     from environments import UnknownEnvError
@@ -217,12 +219,7 @@ def _training_config(config: Path, overrides: list[str] | None, check_eval: bool
     """Load a config and check everything a training run needs before anything starts: the config itself, extra
     env modules, the env ids of algo.env_mix (and eval.envs), and that the rollout engine can serve the policy.
     Any problem exits with code 2 and one message."""
-    from rl.config.loader import load_config
-
-    try:
-        cfg = load_config(config, overrides or [])
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
+    cfg = _load(config, overrides)
     import environments
     from rl.sampler import TaskSampler
     from rl.train import check_engine_fit
