@@ -32,7 +32,7 @@ import numpy as np
 
 from environments.base import Action, AgentEnv, Outcome, user
 from environments.bench._common import log, package_dir, pick_index
-from environments.code.envs import MAX_CODE_CHARS, extract_code
+from environments.code.envs import submitted_code
 from environments.code.sandbox import HARNESS_PRELUDE, Sandbox, SandboxConfig, SandboxUnavailableError
 from environments.registry import register
 
@@ -186,19 +186,7 @@ class HumanEvalEnv(AgentEnv):
 
     def submitted_code(self, action: Action) -> tuple[str | None, Outcome | None]:
         """The code of an action, or the feedback Outcome when there is no usable code."""
-        if action.tool_calls or action.parse_errors:
-            msg = "This task has no tools. Reply with the complete function in a ```python code block instead."
-            return None, Outcome([user(msg)], errors=["tool calls in a code task"])
-        code = extract_code(action.content)
-        if code is None:
-            msg = "No code block found. Reply with the complete function in a fenced ```python block."
-            return None, Outcome([user(msg)], errors=["no code block"])
-        if not code.strip():
-            return None, Outcome([user("Your code block is empty. Send the complete function.")], errors=["empty"])
-        if len(code) > MAX_CODE_CHARS:
-            msg = f"Your code block has {len(code)} characters; the limit is {MAX_CODE_CHARS}. Send a shorter one."
-            return None, Outcome([user(msg)], errors=["code too long"])
-        return code, None
+        return submitted_code(action, f"```python\ndef {self.problem['entry_point']}(...):\n    ...\n```")
 
     def judge(self, code: str) -> tuple[bool, str]:
         """Run the problem's tests on `code`."""
@@ -213,6 +201,10 @@ class HumanEvalEnv(AgentEnv):
         passed, why = self.judge(code)
         if passed:
             return Outcome([user("All tests passed.")], 1.0, True, True, {"passed": 1.0})
+        return self.failed(why)
+
+    def failed(self, why: str) -> Outcome:
+        """The outcome of a submission whose tests failed: single-turn, the episode ends with reward 0."""
         return Outcome([user(f"The tests failed: {why}")], 0.0, True, False, {"passed": 0.0}, errors=["tests failed"])
 
 
@@ -237,15 +229,8 @@ class HumanEvalRepairEnv(HumanEvalEnv):
             f"will see the first failure, so you can send a corrected version (up to {self.max_turns} replies)."
         )
 
-    def handle(self, action: Action) -> Outcome:
-        code, feedback = self.submitted_code(action)
-        if feedback is not None:
-            return feedback
-        assert code is not None
-        self.submissions += 1
-        passed, why = self.judge(code)
-        if passed:
-            return Outcome([user("All tests passed.")], 1.0, True, True, {"passed": 1.0})
+    def failed(self, why: str) -> Outcome:
+        """Failures are fed back and the episode goes on until the tests pass or max_turns runs out."""
         text = (
             f"The tests failed: {why}\nFix the function and send the complete corrected version in a ```python block."
         )

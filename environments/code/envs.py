@@ -139,6 +139,28 @@ def extract_code(content: str) -> str | None:
     return chosen[-1] if chosen else None
 
 
+def submitted_code(action: Action, example: str = "```python\n...\n```") -> tuple[str | None, Outcome | None]:
+    """The code block of a code-task reply, or the feedback Outcome when there is no usable code (tool calls, no
+    or an empty block, too long). `example` shows the expected block in the no-code-block feedback."""
+    if action.tool_calls or action.parse_errors:
+        names = ", ".join(sorted({c.name for c in action.tool_calls})) or "unparsed tool calls"
+        msg = (
+            f"This task has no tools (you called: {names[:200]}). Reply with the complete function "
+            "in a ```python code block instead."
+        )
+        return None, Outcome([user(msg)], errors=["tool calls in a code task"])
+    code = extract_code(action.content)
+    if code is None:
+        msg = f"No code block found. Reply with the complete function in a fenced block:\n{example}"
+        return None, Outcome([user(msg)], errors=["no code block"])
+    if not code.strip():
+        return None, Outcome([user("Your code block is empty. Send the complete function.")], errors=["empty"])
+    if len(code) > MAX_CODE_CHARS:
+        msg = f"Your code block has {len(code)} characters; the limit is {MAX_CODE_CHARS}. Send a shorter one."
+        return None, Outcome([user(msg)], errors=["code too long"])
+    return code, None
+
+
 @dataclass
 class TestRun:
     """The outcome of running some tests of a task against submitted code."""
@@ -212,26 +234,7 @@ class CodeFunctionEnv(AgentEnv):
     def submitted_code(self, action: Action) -> tuple[str | None, Outcome | None]:
         """The code of an action, or the feedback Outcome when there is no usable code."""
         assert self.task is not None
-        if action.tool_calls or action.parse_errors:
-            names = ", ".join(sorted({c.name for c in action.tool_calls})) or "unparsed tool calls"
-            msg = (
-                f"This task has no tools (you called: {names[:200]}). Reply with the complete function "
-                "in a ```python code block instead."
-            )
-            return None, Outcome([user(msg)], errors=["tool calls in a code task"])
-        code = extract_code(action.content)
-        if code is None:
-            msg = (
-                "No code block found. Reply with the complete function in a fenced block:\n"
-                f"```python\n{self.task.signature}:\n    ...\n```"
-            )
-            return None, Outcome([user(msg)], errors=["no code block"])
-        if not code.strip():
-            return None, Outcome([user("Your code block is empty. Send the complete function.")], errors=["empty"])
-        if len(code) > MAX_CODE_CHARS:
-            msg = f"Your code block has {len(code)} characters; the limit is {MAX_CODE_CHARS}. Send a shorter one."
-            return None, Outcome([user(msg)], errors=["code too long"])
-        return code, None
+        return submitted_code(action, f"```python\n{self.task.signature}:\n    ...\n```")
 
     def run_tests(self, code: str, cases: tuple[Case, ...]) -> TestRun:
         """Run `cases` against `code` in the sandbox and judge the returned values."""
