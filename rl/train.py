@@ -216,7 +216,7 @@ def train(
                     )
                 )
                 ctrl.admit()
-            in_flight = [t.tag for t, _, _ in pool._inflight.values()]
+            in_flight = pool.in_flight_tags()
             keys = ctrl.select_batch([(i, g.task.tag) for i, g in enumerate(ready)], in_flight, version)
             if keys is None:
                 t0 = time.perf_counter()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,10 @@ class GroupTask:
     sample_seed: int | None = None
     tag: Any = None
     """Anything the caller wants back with the result (e.g. the learner version at submission)."""
+    sampling: dict[str, Any] | None = None
+    """Fields of rollout.sampling to replace for this group (e.g. an eval temperature)."""
+    group_id: str | None = None
+    """The group's id in its trajectories (default: a fresh unique id)."""
 
 
 @dataclass
@@ -106,8 +110,9 @@ class RolloutPool:
     def submit(self, task: GroupTask) -> ray.ObjectRef:
         """Start a group on the least-loaded worker."""
         i = min(range(len(self.workers)), key=lambda k: self._load[k])
+        group_id = task.group_id or f"g{next(self._ids)}:{task.env_id}:{task.seed}"
         ref = self.workers[i].run_group.remote(
-            task.env_id, task.seed, task.group_size, f"g{next(self._ids)}:{task.env_id}:{task.seed}", task.sample_seed
+            task.env_id, task.seed, task.group_size, group_id, task.sample_seed, task.sampling
         )
         self._load[i] += 1
         self._inflight[ref] = (task, i, time.perf_counter())
@@ -118,11 +123,19 @@ class RolloutPool:
         """Groups submitted and not yet collected."""
         return len(self._inflight)
 
-    def next_finished(self, timeout: float | None = None) -> GroupResult | None:
-        """Wait for the next finished group (None on timeout or when nothing is in flight)."""
-        if not self._inflight:
+    def in_flight_tags(self) -> list[Any]:
+        """The tags of the groups submitted and not yet collected."""
+        return [task.tag for task, _, _ in self._inflight.values()]
+
+    def next_finished(
+        self, timeout: float | None = None, among: Collection[ray.ObjectRef] | None = None
+    ) -> GroupResult | None:
+        """Wait for the next finished group (None on timeout or when nothing is in flight). With `among`, only
+        those submissions are waited for, so two callers (training and in-training eval) can share the pool."""
+        refs = list(self._inflight) if among is None else [r for r in among if r in self._inflight]
+        if not refs:
             return None
-        done, _ = ray.wait(list(self._inflight), num_returns=1, timeout=timeout)
+        done, _ = ray.wait(refs, num_returns=1, timeout=timeout)
         if not done:
             return None
         ref = done[0]

@@ -250,30 +250,26 @@ def _run_on_pool(
     base: int,
     progress: Callable[[int, int], None] | None,
 ) -> dict[tuple[str, int], list[Any]]:
-    """Play the groups on the pool's workers, tracking only our own object refs (a trainer may have its own
-    groups in flight on the same pool)."""
-    import ray
+    """Play the groups on the pool's workers, waiting only for our own submissions (a trainer may have its own
+    groups in flight on the same pool). A group lost to a dead worker is an error."""
+    from rollout.pool import GroupTask
 
-    workers = pool.workers
-    per_worker = max(1, pool.cfg.max_concurrent_episodes // n)
-    limit = per_worker * len(workers)
-    load = [0] * len(workers)
-    inflight: dict[Any, tuple[tuple[str, int], int]] = {}
+    limit = max(1, pool.cfg.max_concurrent_episodes // n) * len(pool.workers)
+    mine: dict[Any, GroupTask] = {}
     pending = list(tasks)[::-1]
     out: dict[tuple[str, int], list[Any]] = {}
-    while pending or inflight:
-        while pending and len(inflight) < limit:
+    while pending or mine:
+        while pending and len(mine) < limit:
             env_id, seed = pending.pop()
-            i = min(range(len(workers)), key=lambda w: load[w])
-            ref = workers[i].run_group.remote(
-                env_id, seed, n, _group_id(env_id, seed), sample_seed_for(base, env_id, seed), params
+            task = GroupTask(
+                env_id, seed, n, sample_seed_for(base, env_id, seed), sampling=params, group_id=_group_id(env_id, seed)
             )
-            load[i] += 1
-            inflight[ref] = ((env_id, seed), i)
-        ready, _ = ray.wait(list(inflight), num_returns=1)
-        task, i = inflight.pop(ready[0])
-        load[i] -= 1
-        out[task] = ray.get(ready[0])
+            mine[pool.submit(task)] = task
+        result = pool.next_finished(among=list(mine))
+        mine = {ref: t for ref, t in mine.items() if t is not result.task}
+        if result.lost:
+            raise RuntimeError(f"evaluation group {result.task.env_id}:{result.task.seed} lost: {result.error}")
+        out[(result.task.env_id, result.task.seed)] = result.trajectories
         if progress:
             progress(len(out), len(tasks))
     return out
