@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -21,28 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import machine  # noqa: E402  (benchmarks/ is the script directory)
+
 EASIEST_TOOL_ENV = "tools-calculator-easy"
 TARGET_PASS = 0.5
 TARGET_PARSE_ERRORS = 0.05
 TARGET_TRAIN_S = 300.0
-
-
-def machine() -> dict:
-    """Machine and library versions."""
-    import torch
-    import transformers
-    import trl
-
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "trl": trl.__version__,
-        "cuda": torch.cuda.is_available(),
-    }
 
 
 def main() -> None:
@@ -51,6 +33,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sft_tiny.json"))
     parser.add_argument("overrides", nargs="*", help="dotted.key=value config overrides")
     args = parser.parse_args()
+
+    import torch
 
     from rl.config.loader import load_config
     from sft.trainer import run_sft
@@ -74,7 +58,7 @@ def main() -> None:
     }
     report = {
         "benchmark": "sft_tiny",
-        "machine": machine(),
+        "machine": {**machine(), "torch_threads": torch.get_num_threads()},
         "config": json.loads(json.dumps(cfg.model_dump(mode="json"))),
         "steps": result.steps,
         "train_s": round(result.train_s, 1),
