@@ -110,15 +110,9 @@ def check_engine_fit(cfg: RunConfig) -> str:
     from rollout.engines.select import choose_engine
 
     if cfg.policy.is_preset:
-        import json
-        import tempfile
-
         from rl.policy.build import build_config
 
-        config, _ = build_config(cfg.policy)
-        with tempfile.TemporaryDirectory() as d:
-            (Path(d) / "config.json").write_text(json.dumps(config.to_dict()))
-            name, why = choose_engine(d, cfg.rollout.engine)
+        name, why = choose_engine(build_config(cfg.policy)[0].to_dict(), cfg.rollout.engine)
     else:
         name, why = choose_engine(cfg.policy.name_or_path, cfg.rollout.engine)
     return f"{name} ({why})"

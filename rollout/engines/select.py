@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -19,15 +21,19 @@ class EngineChoiceError(ValueError):
     """The requested engine cannot serve this policy on this device."""
 
 
-def vllm_can_serve(path: str | Path, cuda: bool | None = None) -> tuple[bool, str]:
-    """Whether vLLM can serve the checkpoint at `path` here, and why (or why not)."""
+def vllm_can_serve(policy: str | Path | Mapping[str, Any], cuda: bool | None = None) -> tuple[bool, str]:
+    """Whether vLLM can serve a policy here, and why (or why not). `policy` is a checkpoint directory or its
+    Hugging Face config as a dict (for a preset not yet written to disk)."""
     cuda = torch.cuda.is_available() if cuda is None else cuda
     if importlib.util.find_spec("vllm") is None:
         return False, "vLLM is not installed"
-    config_file = Path(path) / "config.json"
-    if not config_file.is_file():
-        return False, f"{path} has no config.json"
-    config = json.loads(config_file.read_text())
+    if isinstance(policy, Mapping):
+        config = dict(policy)
+    else:
+        config_file = Path(policy) / "config.json"
+        if not config_file.is_file():
+            return False, f"{policy} has no config.json"
+        config = json.loads(config_file.read_text())
     if cuda:
         return True, "a CUDA GPU is present"
     layers = config.get("layers_block_type") or config.get("layer_types") or []
@@ -37,9 +43,13 @@ def vllm_can_serve(path: str | Path, cuda: bool | None = None) -> tuple[bool, st
     return True, f"vLLM's CPU build serves {config.get('model_type')}"
 
 
-def choose_engine(path: str | Path, requested: str = "auto", cuda: bool | None = None) -> tuple[str, str]:
-    """(engine name, reason). Raises EngineChoiceError when `requested` cannot serve the policy."""
-    ok, why = vllm_can_serve(path, cuda)
+def choose_engine(
+    policy: str | Path | Mapping[str, Any], requested: str = "auto", cuda: bool | None = None
+) -> tuple[str, str]:
+    """(engine name, reason) for a checkpoint directory or a config dict. Raises EngineChoiceError when
+    `requested` cannot serve the policy."""
+    ok, why = vllm_can_serve(policy, cuda)
+    path = policy.get("model_type", "the policy") if isinstance(policy, Mapping) else policy
     if requested == "transformers":
         return "transformers", "requested in the config"
     if requested == "vllm":
