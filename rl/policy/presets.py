@@ -104,9 +104,9 @@ def _apply(base: dict[str, Any], overrides: dict[str, Any], cls: type[Pretrained
 
 
 # Nemotron 3 Super interleaves mostly Mamba-2/LatentMoE pairs with attention at a few depths. At toy scale the
-# first attention layer sits right after the first Mamba-2 layer: with it at depth 5 ("MEMEM*EMEMEM*E") the policy
-# could not learn to copy a number from its prompt in 1,000 SFT steps; at depth 1 it learns a prompt-copy task in
-# ~170 steps (benchmarks/layout_copy.py; docs/sft.md "Measured").
+# first attention layer sits right after the first Mamba-2 layer: after 400 steps on a prompt-copy task it copies
+# 94% of held-out prompts exactly, against 0% with it at depth 5 ("MEMEM*EMEMEM*E", the same layers otherwise)
+# (benchmarks/layout_copy.py; docs/sft.md "Measured").
 NEMOTRON_H_TINY_PATTERN = "M*EMEMEMEMEM*E"
 
 
