@@ -1,13 +1,14 @@
 """Can a policy layout learn to copy from its prompt? Prompt-copy accuracy after a fixed training budget, per layout.
 
-    .venv/bin/python benchmarks/layout_copy.py [--steps 400] [--layouts M*EMEMEMEMEM*E,MEMEM*EMEMEM*E]
+    .venv/bin/python benchmarks/layout_copy.py [--steps 400] [--layouts M*EM*EM*E,M*EMEMEMEMEM*E,MEMEM*EMEMEM*E]
 
 Every tool task needs the policy to copy operands and results out of its context into tool calls and answers
 (`Compute 830 + 177.` -> `{"expression": "830 + 177"}`). This trains each nemotron-h-tiny layout (same
-width, same layer counts, only the attention depths differ) from the same seed on the shortest such task, a user
-message `Compute A + B.` answered by `A + B` (3-digit A, B, the chat template of the presets), and reports
-teacher-forced token accuracy and exact-sequence rate on 128 held-out prompts after `--steps` AdamW steps, plus
-the wall time of each run (a ratio between layouts is meaningful; the absolute seconds are this machine's).
+width; the layouts differ in where the attention layers sit and how many there are) from the same seed on the
+shortest such task, a user message `Compute A + B.` answered by `A + B` (3-digit A, B, the chat template of
+the presets), and reports teacher-forced token accuracy and exact-sequence rate on 128 held-out prompts after
+`--steps` AdamW steps, plus the wall time of each run (a ratio between layouts is meaningful; the absolute
+seconds are this machine's).
 
 Deliberately simplified: a synthetic task instead of an env's demonstrations, so the result isolates the layout.
 """
@@ -21,7 +22,7 @@ from typing import Any
 
 from common import print_table, write_result
 
-DEFAULT_LAYOUTS = "M*EMEMEMEMEM*E,MEMEM*EMEMEM*E"
+DEFAULT_LAYOUTS = "M*EM*EM*E,M*EMEMEMEMEM*E,MEMEM*EMEMEM*E"
 
 
 def copy_example(tok: Any, rng: random.Random) -> tuple[list[int], list[int]]:

@@ -137,11 +137,13 @@ class SFTSection(Section):
 
     max_length: int = Field(default=2048, ge=16, le=1_048_576)
     """Longest training sequence in tokens (longer ones are cut at the end; demos cut to no assistant token are
-    reported). The byte-level tokenizer makes one character one token, tool specs included."""
+    reported), tool specs included. The presets' BPE tokenizer writes a tools-calculator-easy demo in ~180
+    tokens (one token per digit)."""
 
     group_by_length: bool = True
-    """Batch demos of similar length together (less padding; with one-token-per-byte sequences, padding to the
-    longest demo of a mixed batch can double the cost of a step). Each sequence is still its own row: no packing."""
+    """Batch demos of similar length together (less padding: the families' demos differ in length by 2x, and
+    padding to the longest demo of a mixed batch can double the cost of a step). Each sequence is still its own
+    row: no packing."""
 
     router_aux_loss_coef: float | None = Field(default=None, ge=0.0)
     """MoE load-balancing loss coefficient (None: the model config's own value; 0 turns it off)."""

