@@ -1,10 +1,10 @@
 """Training step time of nemotron-h-tiny per Mamba-2 scan chunk size, side by side in one run.
 
-    .venv/bin/python benchmarks/mamba_chunk.py [--chunks 16,32,64,128] [--batch 4] [--length 583] [--repeats 3]
+    .venv/bin/python benchmarks/mamba_chunk.py [--chunks 16,32,64,128] [--batch 4] [--length 180] [--repeats 3]
 
 On CPU, transformers runs Mamba-2 with its reference PyTorch chunked scan, whose cost depends on the chunk size
 (quadratic work inside a chunk, a sequential pass between chunks); the result is the same for any chunk size.
-This times forward + backward + AdamW steps on random token ids (583 tokens is the length of a
+This times forward + backward + AdamW steps on random token ids (180 BPE tokens is the length of a
 tools-calculator-easy demonstration), interleaving the chunk sizes over `--repeats` rounds and reporting medians
 and the ratio to chunk size 64 (the earlier preset value).
 """
@@ -46,7 +46,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--chunks", default="16,32,64,128")
     ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--length", type=int, default=583)
+    ap.add_argument("--length", type=int, default=180)
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
