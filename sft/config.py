@@ -145,6 +145,10 @@ class SFTSection(Section):
     padding to the longest demo of a mixed batch can double the cost of a step). Each sequence is still its own
     row: no packing."""
 
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass instead of storing them (TRL's default is on). It saves memory
+    on large policies and costs a second forward per step, which the tiny presets on CPU do not need."""
+
     router_aux_loss_coef: float | None = Field(default=None, ge=0.0)
     """MoE load-balancing loss coefficient (None: the model config's own value; 0 turns it off)."""
 

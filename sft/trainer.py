@@ -117,6 +117,7 @@ def sft_args(cfg: RunConfig, output_dir: Path) -> SFTConfig:
         router_aux_loss_coef=aux_loss_coef(cfg),
         logging_steps=s.logging_steps,
         train_sampling_strategy="group_by_length" if s.group_by_length else "random",
+        gradient_checkpointing=s.gradient_checkpointing,
         logging_first_step=True,
         save_strategy="no",
         report_to="none",
