@@ -106,9 +106,9 @@ def _apply(base: dict[str, Any], overrides: dict[str, Any], cls: type[Pretrained
 # Nemotron 3 Super interleaves mostly Mamba-2/LatentMoE pairs with attention at a few depths. At toy scale the
 # policy must first learn to copy operands from its prompt, and that needs attention early and often: three
 # Mamba-2 / attention / LatentMoE blocks. Attention right after the first Mamba-2 layer copies 94% of held-out
-# prompts after 400 steps of a prompt-copy task against 0% with it at depth 5, and with a third of the layers
-# attention a training step is ~1.7x cheaper than the 14-layer "M*EMEMEMEMEM*E" (the CPU Mamba-2 scan dominates)
-# (benchmarks/layout_copy.py; docs/sft.md "Measured").
+# prompts after 400 steps of a prompt-copy task against 0% with it at depth 5; these 9 layers copy 93% after 400
+# steps, which take 55 s against 100 s for the 14-layer "M*EMEMEMEMEM*E" (99%): the CPU Mamba-2 scan dominates a
+# step (benchmarks/layout_copy.py; docs/sft.md "Measured").
 NEMOTRON_H_TINY_PATTERN = "M*EM*EM*E"
 
 
@@ -134,7 +134,7 @@ def nemotron_h_tiny(tok: PreTrainedTokenizerBase, overrides: dict[str, Any]) -> 
         "ssm_state_size": 32,
         "n_groups": 2,
         "conv_kernel": 4,
-        "chunk_size": 32,  # the CPU reference scan trains faster than with 64 (benchmarks/mamba_chunk.py)
+        "chunk_size": 32,  # CPU reference scan: as fast as 64 at 180 tokens, 1.12x at 583 (benchmarks/mamba_chunk.py)
         "n_routed_experts": 16,
         "num_experts_per_tok": 4,
         "moe_intermediate_size": 128,
