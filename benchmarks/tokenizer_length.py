@@ -19,12 +19,10 @@ from common import print_table, write_result
 ENVS = ("tools-calculator-easy", "tools-units-direct", "code-fn-easy", "plan-blocksworld-3")
 
 
-def lengths(env_id: str, seeds: range) -> dict[str, Any]:
+def lengths(env_id: str, seeds: range, byte: Any, bpe: Any) -> dict[str, Any]:
     """Mean byte and BPE tokens per demonstration of `env_id` over `seeds`."""
-    from rl.policy.tokenizer import build_bpe_tokenizer, build_byte_tokenizer
     from sft.data import oracle_demo
 
-    byte, bpe = build_byte_tokenizer(), build_bpe_tokenizer()
     n_byte = n_bpe = 0
     for seed in seeds:
         demo = oracle_demo(env_id, seed)
@@ -46,7 +44,10 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=1_000_000, help="held-out seeds by default")
     args = ap.parse_args()
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    rows = [lengths(env, seeds) for env in ENVS]
+    from rl.policy.tokenizer import build_bpe_tokenizer, build_byte_tokenizer
+
+    byte, bpe = build_byte_tokenizer(), build_bpe_tokenizer()
+    rows = [lengths(env, seeds, byte, bpe) for env in ENVS]
     print_table("tokens per demonstration", rows)
     print(f"wrote {write_result('tokenizer_length', vars(args), rows)}")
 

@@ -58,8 +58,8 @@ def build_byte_tokenizer(model_max_length: int = 4096) -> PreTrainedTokenizerFas
 def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int = BPE_VOCAB_SIZE) -> Tokenizer:
     """Train the byte-level BPE on `texts` (deterministic for the same texts): special tokens first, the 256
     bytes, then merges; digits are split before merging so no merge ever contains a digit."""
-    if vocab_size < len(SPECIAL_TOKENS) + 256:
-        least = len(SPECIAL_TOKENS) + 256
+    least = len(SPECIAL_TOKENS) + 256
+    if vocab_size < least:
         raise ValueError(f"vocab_size must be at least {least} (special tokens + bytes), got {vocab_size}")
     tok = Tokenizer(models.BPE(fuse_unk=False))
     tok.pre_tokenizer = pre_tokenizers.Sequence(
