@@ -194,10 +194,11 @@ def train(
     history: list[dict[str, Any]] = []
     last_ckpt = existing
     t_idle = 0.0
-    t_step_start = time.perf_counter()
+    t_step_start = t_begin = time.perf_counter()
     bar = _progress(progress, algo.steps, step)
+    out_of_time = False
     try:
-        while step < algo.steps:
+        while step < algo.steps and not out_of_time:
             while ctrl.can_admit(version):
                 task = sampler.next()
                 pool.submit(
@@ -281,7 +282,9 @@ def train(
             t_idle, t_step_start = 0.0, now
             if bar is not None:
                 bar.update(step, reward=record["reward/mean"], success=record["success_rate"], version=version)
-            if step == algo.steps or (algo.checkpoint_every and step % algo.checkpoint_every == 0):
+            out_of_time = algo.time_budget_s is not None and now - t_begin >= algo.time_budget_s
+            last = step == algo.steps or out_of_time
+            if last or (algo.checkpoint_every and step % algo.checkpoint_every == 0):
                 tmp = tmp_dir(run_dir, step)
                 ray.get(learner.save.remote(str(tmp), str(policy_path)))
                 last_ckpt = commit(
@@ -300,7 +303,7 @@ def train(
                     algo.keep_checkpoints,
                 )
             every = cfg.eval.every_steps
-            if every and (step % every == 0 or step == algo.steps):
+            if every and (step % every == 0 or last):
                 t0 = time.perf_counter()
                 evaluation = run_eval(cfg, pool, step, run_dir)
                 scalars = {**evaluation.scalars("eval"), "time/eval_s": time.perf_counter() - t0}

@@ -1,4 +1,9 @@
-"""Trainer callbacks of the SFT stage: loss curves to JSONL and TensorBoard, and a wall-clock training budget."""
+"""Trainer callbacks of the SFT stage: loss curves to JSONL and TensorBoard, and a wall-clock training budget.
+
+Under data-parallel training every process runs these callbacks; only the first process writes curves, and the
+budget's clock is agreed on by all processes after every step (the slowest one's), so they stop at the same step
+and follow the same learning-rate schedule.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ class MetricsCallback(TrainerCallback):
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
         self._t0 = time.perf_counter()
+        if not state.is_world_process_zero:
+            return
         self.jsonl_path.parent.mkdir(parents=True, exist_ok=True)
         self.jsonl_path.write_text("")
         if self.tensorboard_dir is not None:
@@ -37,6 +44,8 @@ class MetricsCallback(TrainerCallback):
         logs: dict[str, Any] | None = None,
         **kw: Any,
     ) -> None:
+        if not state.is_world_process_zero:
+            return
         logs = dict(logs or {})
         record = {
             "step": state.global_step,
@@ -58,6 +67,18 @@ class MetricsCallback(TrainerCallback):
             self._writer = None
 
 
+def _world_max(value: float, device: Any) -> float:
+    """The largest `value` over the processes of a data-parallel run (the value itself in a single process)."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t.item())
+
+
 class TimeBudgetCallback(TrainerCallback):
     """Stop training once `budget_s` seconds have passed since the first step began (checked after each step)."""
 
@@ -65,15 +86,22 @@ class TimeBudgetCallback(TrainerCallback):
         self.budget_s = budget_s
         self.start: float | None = None
         self.stopped_early = False
+        self._agreed: float | None = None
 
     def elapsed(self) -> float:
-        """Seconds since training began (0 before it does)."""
+        """Seconds since training began (0 before it does). In a data-parallel run: the seconds all processes
+        agreed on after the last step, so every process sees the same value."""
+        if self._agreed is not None:
+            return self._agreed
         return 0.0 if self.start is None else time.perf_counter() - self.start
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
         self.start = time.perf_counter()
+        self._agreed = 0.0 if args.world_size > 1 else None
 
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        if args.world_size > 1:
+            self._agreed = _world_max(time.perf_counter() - (self.start or time.perf_counter()), args.device)
         if self.budget_s is not None and self.elapsed() >= self.budget_s:
             self.stopped_early = state.global_step < state.max_steps
             control.should_training_stop = True

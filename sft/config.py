@@ -156,7 +156,14 @@ class SFTSection(Section):
     """Log loss, learning rate and grad norm every this many steps (TensorBoard, JSONL, progress bar)."""
 
     torch_threads: int | None = Field(default=None, ge=1, le=1024)
-    """torch intra-op threads for training and evaluation (None: torch's default)."""
+    """torch intra-op threads of each training process (None: torch's default). Evaluation runs in one process
+    with torch_threads x num_processes threads."""
+
+    num_processes: int = Field(default=1, ge=1, le=1024)
+    """Data-parallel training processes (PyTorch DDP: gloo on CPU, NCCL with one GPU per process). Each process
+    trains on its own `batch_size` sequences per step, so a step sees batch_size x grad_accum x num_processes
+    sequences. On CPU, num_processes x torch_threads should not exceed the cores: small policies use cores better
+    as processes than as threads. Data building and evaluation run once, in the launching process."""
 
     @field_validator("eval_envs")
     @classmethod

@@ -126,6 +126,7 @@ def sft_args(cfg: RunConfig, output_dir: Path) -> SFTConfig:
         dataloader_num_workers=0,
         bf16=cfg.policy.dtype == "bfloat16" and torch.cuda.is_available(),
         use_cpu=not torch.cuda.is_available(),
+        ddp_backend=None if torch.cuda.is_available() or s.num_processes == 1 else "gloo",
     )
 
 
@@ -191,6 +192,44 @@ class SFTResult:
         return out
 
 
+@dataclass
+class TrainOutcome:
+    """What the training loop of one run produced (the checkpoint is already saved)."""
+
+    steps: int
+    train_s: float
+    losses: list[float]
+    stopped_early: bool
+
+
+def train_and_save(cfg: RunConfig, model: Any, tokenizer: Any, dataset: Any, folder: Path) -> TrainOutcome:
+    """Train with curves in `folder` and the time budget of `cfg.sft`; the first process saves the trained policy
+    to `folder/checkpoint`. Every process of a data-parallel run calls this with the same arguments."""
+    budget = TimeBudgetCallback(cfg.sft.time_budget_s)
+    metrics = MetricsCallback(folder / "metrics.jsonl", folder / "tensorboard")
+    trainer = make_trainer(cfg, model, tokenizer, dataset, folder / "trainer", [metrics], budget)
+    t1 = time.perf_counter()
+    trainer.train()
+    outcome = TrainOutcome(
+        steps=trainer.state.global_step,
+        train_s=time.perf_counter() - t1,
+        losses=[h["loss"] for h in trainer.state.log_history if "loss" in h],
+        stopped_early=budget.stopped_early,
+    )
+    if trainer.is_world_process_zero():
+        from rl.policy.build import save_policy
+
+        ckpt = folder / "checkpoint"
+        if ckpt.exists():
+            shutil.rmtree(ckpt)
+        unwrapped = trainer.accelerator.unwrap_model(trainer.model)
+        unwrapped.config.use_cache = True  # TRL turns the cache off for training; generation wants it
+        meta = {"stage": "sft", "base": cfg.policy.name_or_path, "steps": outcome.steps, "run": cfg.run.name}
+        save_policy(unwrapped, tokenizer, ckpt, metadata=meta)
+        (ckpt / CONFIG_IN_CHECKPOINT).write_text(dump_config(cfg))
+    return outcome
+
+
 def _write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=2, default=str) + "\n")
 
@@ -205,7 +244,7 @@ def run_sft(cfg: RunConfig, log: Any = print) -> SFTResult:
 
     s = cfg.sft
     if s.torch_threads:
-        torch.set_num_threads(s.torch_threads)
+        torch.set_num_threads(s.torch_threads * s.num_processes)
     folder = cfg.run.folder
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(dump_config(cfg))
@@ -221,36 +260,31 @@ def run_sft(cfg: RunConfig, log: Any = print) -> SFTResult:
     model, tok = load_policy(cfg.policy)
     sampling = SamplingConfig(**s.eval_sampling.model_dump())
     evaluation: dict[str, Any] = {}
+    init_dir = None if cfg.policy.is_preset else Path(cfg.policy.name_or_path)
     if evals and s.eval_before:
-        init_dir = Path(cfg.policy.name_or_path)
-        if cfg.policy.is_preset:
+        if init_dir is None:
             init_dir = save_policy(model, tok, folder / "init", metadata={"preset": cfg.policy.name_or_path})
         log(f"evaluating the initial policy on {len(evals)} env(s) x {s.eval_seeds} held-out seeds")
         evaluation["before"] = evaluate_checkpoint(init_dir, evals, s.held_out_seeds(), sampling, s.eval_batch)
 
-    budget = TimeBudgetCallback(s.time_budget_s)
-    metrics = MetricsCallback(folder / "metrics.jsonl", folder / "tensorboard")
-    trainer = make_trainer(cfg, model, tok, data.dataset(), folder / "trainer", [metrics], budget)
-    t1 = time.perf_counter()
-    trainer.train()
-    train_s = time.perf_counter() - t1
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    steps = trainer.state.global_step
-    log(f"trained {steps} steps in {train_s:.1f}s" + (" (time budget reached)" if budget.stopped_early else ""))
+    if s.num_processes > 1:
+        from sft.data_parallel import train_data_parallel
 
-    ckpt = folder / "checkpoint"
-    if ckpt.exists():
-        shutil.rmtree(ckpt)
-    trainer.model.config.use_cache = True  # TRL turns the cache off for training; generation wants it
-    meta = {"stage": "sft", "base": cfg.policy.name_or_path, "steps": steps, "run": cfg.run.name}
-    save_policy(trainer.model, tok, ckpt, metadata=meta)
-    (ckpt / CONFIG_IN_CHECKPOINT).write_text(dump_config(cfg))
+        outcome = train_data_parallel(cfg, model, tok, data.dataset(), folder, init_dir)
+    else:
+        outcome = train_and_save(cfg, model, tok, data.dataset(), folder)
+    log(
+        f"trained {outcome.steps} steps in {outcome.train_s:.1f}s"
+        + (f" on {s.num_processes} processes" if s.num_processes > 1 else "")
+        + (" (time budget reached)" if outcome.stopped_early else "")
+    )
     shutil.rmtree(folder / "trainer", ignore_errors=True)
+    ckpt = folder / "checkpoint"
 
     if evals:
         log(f"evaluating the trained policy on {len(evals)} env(s) x {s.eval_seeds} held-out seeds")
         evaluation["after"] = evaluate_checkpoint(ckpt, evals, s.held_out_seeds(), sampling, s.eval_batch)
         _write_json(folder / "eval.json", evaluation)
-    result = SFTResult(folder, ckpt, steps, train_s, losses, evaluation, data.report)
+    result = SFTResult(folder, ckpt, outcome.steps, outcome.train_s, outcome.losses, evaluation, data.report)
     _write_json(folder / "summary.json", result.summary())
     return result

@@ -147,3 +147,60 @@ def test_short_sft_run_lowers_loss_and_its_checkpoint_reloads_and_generates(tmp_
     with torch.no_grad():
         out = model.generate(**prompt, max_new_tokens=8, do_sample=False)
     assert out.shape[1] > prompt["input_ids"].shape[1]
+
+
+@pytest.mark.slow
+def test_data_parallel_sft_trains_in_two_processes_and_saves_one_checkpoint(tmp_path: Path) -> None:
+    """Two DDP processes (gloo on CPU): the step count is the global one (each process takes its share of every
+    step), only the first process writes curves, the checkpoint reloads, and the trained weights differ from the
+    initial ones."""
+    from transformers import AutoModelForCausalLM
+
+    cfg = _config(
+        tmp_path,
+        envs=[{"id": "tools-calculator-easy", "demos": 8}],
+        max_steps=3,
+        batch_size=2,
+        num_processes=2,
+        torch_threads=1,
+        learning_rate=3e-3,
+        warmup_ratio=0.0,
+        max_length=1024,
+    )
+    result = run_sft(cfg, log=lambda _: None)
+    assert result.steps == 3
+    assert len(result.losses) == 3
+    lines = [json.loads(x) for x in (result.folder / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines if "loss" in x] == [1, 2, 3]  # one process writes
+    assert not (result.folder / "trainer").exists()
+
+    trained = AutoModelForCausalLM.from_pretrained(result.checkpoint, local_files_only=True)
+    initial, _ = load_policy(cfg.policy)
+    changed = [
+        name
+        for (name, a), (_, b) in zip(trained.named_parameters(), initial.named_parameters(), strict=True)
+        if not torch.equal(a, b)
+    ]
+    assert len(changed) > len(list(initial.parameters())) // 2
+
+
+@pytest.mark.slow
+def test_data_parallel_time_budget_stops_every_process_at_the_same_step(tmp_path: Path) -> None:
+    """With a time budget the processes agree on the clock after each step: if they stopped at different steps the
+    run would hang in the next gradient all-reduce instead of returning."""
+    cfg = _config(
+        tmp_path,
+        envs=[{"id": "tools-calculator-easy", "demos": 8}],
+        max_steps=None,
+        epochs=1000,
+        batch_size=1,
+        num_processes=2,
+        torch_threads=1,
+        time_budget_s=4,
+        max_length=1024,
+    )
+    result = run_sft(cfg, log=lambda _: None)
+    assert 1 <= result.steps < 4000
+    assert result.train_s < 60
+    summary = json.loads((result.folder / "summary.json").read_text())
+    assert summary["steps"] == result.steps

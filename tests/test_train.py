@@ -91,6 +91,13 @@ def test_short_run_trains_checkpoints_and_resumes(tmp_path: Path) -> None:
     assert [p.name for p in list_checkpoints(run_dir)] == ["step-000002", "step-000003"]
 
 
+def test_time_budget_stops_early_with_a_final_checkpoint(tmp_path: Path) -> None:
+    result = train(small_config(tmp_path, "budget", steps=50, time_budget_s=0.01, checkpoint_every=0), progress=False)
+    assert result.steps == 1
+    assert [p.name for p in list_checkpoints(result.run_dir)] == ["step-000001"]
+    assert result.final_checkpoint.name == "step-000001"
+
+
 def test_zero_staleness_is_on_policy(tmp_path: Path) -> None:
     result = train(small_config(tmp_path, "sync", max_staleness=0, steps=2), progress=False)
     for record in result.history:

@@ -59,6 +59,10 @@ class AlgoConfig(Section):
 
     steps: int = Field(default=10, ge=1)
     """Optimizer steps (policy versions) to train."""
+    time_budget_s: float | None = Field(default=None, gt=0.0)
+    """Stop after the first step that ends this many seconds after training began (rollouts included; a resumed
+    run counts from its own start), even before `steps`; that step gets the final checkpoint (and the final
+    evaluation when `eval.every_steps` is set)."""
     groups_per_step: int = Field(default=8, ge=1)
     """Groups (task seeds, each with rollout.group_size episodes) per optimizer step."""
     env_mix: dict[str, float] = Field(default_factory=lambda: {"tools-calculator-easy": 1.0})
