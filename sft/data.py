@@ -20,6 +20,8 @@ dict, so the rendered text is the one the agent loop sees.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,6 +119,21 @@ def oracle_demo(env_id: str, seed: int) -> Demo:
     if not success:
         raise RuntimeError(f"the oracle of {env_id} did not succeed on seed {seed}; cannot use it as a demonstration")
     return Demo(messages, tools, source=f"env:{env_id}", env_id=env_id, seed=seed, where=f"{env_id}@{seed}")
+
+
+def play_oracles(env_id: str, seeds: Sequence[int], workers: int | None = None) -> list[Demo]:
+    """`oracle_demo` for every seed, in seed order, on `workers` threads (default: one per core). Code envs spend
+    their time waiting on the sandbox subprocess, which releases the GIL, so their demos build about
+    cores-times faster; the first seed plays alone so the env registry and plugins load once."""
+    seeds = list(seeds)
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1 or len(seeds) <= 1:
+        return [oracle_demo(env_id, s) for s in seeds]
+    from concurrent.futures import ThreadPoolExecutor
+
+    first = oracle_demo(env_id, seeds[0])
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return [first, *pool.map(lambda seed: oracle_demo(env_id, seed), seeds[1:])]
 
 
 def eval_prompt_key(env_id: str, seed: int) -> str:
@@ -354,7 +371,7 @@ def build_sft_data(cfg: Any, seed: int = 0, eval_env_ids: list[str] | None = Non
         overlap = set(seeds) & set(held_seeds) if src.id in eval_ids else set()
         if overlap:
             raise HeldOutLeakError(f"training seeds of {src.id} include held-out eval seeds {sorted(overlap)[:5]}")
-        demos = [oracle_demo(src.id, s) for s in seeds]
+        demos = play_oracles(src.id, seeds)
         kept = [d for d in demos if d.prompt_key not in held_prompts]
         name = f"env:{src.id}"
         pools.append((name, src.weight, kept))

@@ -160,3 +160,13 @@ def test_jsonl_demo_tagged_with_a_held_out_seed_is_refused(tmp_path: Path) -> No
     cfg = SFTSection(jsonl=[{"path": path}], eval_seeds=4, exclude_eval_prompts=False)
     with pytest.raises(HeldOutLeakError, match=f"{path}:1"):
         build_sft_data(cfg, eval_env_ids=["tools-calculator-easy"])
+
+
+def test_oracles_played_on_threads_give_the_serial_demos_in_seed_order() -> None:
+    from sft.data import play_oracles
+
+    seeds = range(3, 9)
+    serial = [oracle_demo("code-fn-easy", s) for s in seeds]
+    threaded = play_oracles("code-fn-easy", seeds, workers=3)
+    assert [d.seed for d in threaded] == list(seeds)
+    assert [d.messages for d in threaded] == [d.messages for d in serial]
