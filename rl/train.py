@@ -24,7 +24,7 @@ from rl.checkpoint import commit, latest_checkpoint, read_state, tmp_dir
 from rl.cluster import init_ray
 from rl.config.loader import dump_config
 from rl.config.run import RunConfig
-from rl.grpo.advantages import group_advantages
+from rl.grpo.advantages import group_advantages, training_reward
 from rl.metrics import MetricsWriter
 from rl.sampler import TaskSampler
 from rl.staleness import StalenessController
@@ -224,7 +224,7 @@ def train(
                     lost_total += 1
                     log.warning("group %s:%s lost: %s", result.task.env_id, result.task.seed, result.error)
                     continue
-                rewards = [t.reward for t in result.trajectories]
+                rewards = [training_reward(t, algo.reward_components) for t in result.trajectories]
                 if (
                     algo.dynamic_sampling
                     and len(set(rewards)) == 1
@@ -243,7 +243,8 @@ def train(
             staleness = ctrl.record_batch([g.task.tag for g in batch], version)
             trajs, advs = [], []
             for g in batch:
-                adv = group_advantages(torch.tensor([t.reward for t in g.trajectories]), algo.advantage)
+                shaped = [training_reward(t, algo.reward_components) for t in g.trajectories]
+                adv = group_advantages(torch.tensor(shaped), algo.advantage)
                 for t, a in zip(g.trajectories, adv.tolist(), strict=True):
                     trajs.append(_overlong_filtered(t) if algo.overlong_filter and t.finish == "max_tokens" else t)
                     advs.append(a)

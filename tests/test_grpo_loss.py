@@ -9,7 +9,7 @@ import pytest
 import torch
 from trl.trainer.grpo_trainer import GRPOTrainer
 
-from rl.grpo.advantages import group_advantages
+from rl.grpo.advantages import group_advantages, training_reward
 from rl.grpo.config import LossConfig
 from rl.grpo.loss import offpolicy_weights, policy_loss
 
@@ -148,3 +148,20 @@ def test_loss_config_rejects_incompatible_options() -> None:
         LossConfig(mask_low=2.0, mask_high=1.0)
     with pytest.raises(ValueError, match="cispo"):
         LossConfig(type="cispo", ratio_level="sequence")
+
+
+def test_reward_shaping_adds_weighted_components_and_gives_partial_credit_a_signal() -> None:
+    from rollout.trajectory import Trajectory
+
+    def episode(reward: float, **components: float) -> Trajectory:
+        t = Trajectory(env_id="code-fn-easy", seed=0)
+        t.reward, t.reward_components = reward, dict(components)
+        return t
+
+    group = [episode(0.0, hidden_pass_fraction=0.5), episode(0.0, hidden_pass_fraction=0.0), episode(0.0)]
+    assert [training_reward(t, {}) for t in group] == [0.0, 0.0, 0.0]  # no shaping: no signal in this group
+    shaped = [training_reward(t, {"hidden_pass_fraction": 0.5}) for t in group]
+    assert shaped == [0.25, 0.0, 0.0]
+    adv = group_advantages(torch.tensor(shaped))
+    assert adv[0] > 0 > adv[1] and adv[1] == adv[2]
+    assert training_reward(episode(1.0, hidden_pass_fraction=1.0), {"hidden_pass_fraction": 0.5}) == 1.5

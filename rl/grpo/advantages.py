@@ -1,8 +1,19 @@
-"""Group-relative advantages: one scalar per episode from the rewards of its group."""
+"""Group-relative advantages: one scalar per episode from the rewards of its group, and the reward they use."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
+
+
+def training_reward(trajectory: Any, component_weights: Mapping[str, float]) -> float:
+    """The reward advantages are computed from: the env's reward plus weighted `reward_components` (e.g.
+    `{"hidden_pass_fraction": 0.5}` gives code episodes partial credit). Success and logged rewards stay the
+    env's own; a component an episode does not report counts 0."""
+    extra = sum(w * float(trajectory.reward_components.get(k, 0.0)) for k, w in component_weights.items())
+    return float(trajectory.reward) + extra
 
 
 def group_advantages(rewards: torch.Tensor, kind: str = "grpo", eps: float = 1e-6) -> torch.Tensor:

@@ -83,6 +83,10 @@ class AlgoConfig(Section):
     """Most policy versions between the oldest weights that generated a group and the learner consuming it.
     Enforced by admission (no group starts that could end up staler) and by consuming old groups first;
     0 is the synchronous, exactly on-policy baseline."""
+    reward_components: dict[str, float] = Field(default_factory=dict)
+    """Reward shaping: env reward components (an env's `info["reward_components"]`, e.g. code envs'
+    `hidden_pass_fraction`) added, with these weights, to the reward that advantages and dynamic sampling use.
+    Success rates, logged rewards and evaluation stay the env's own reward."""
     dynamic_sampling: bool = True
     """Drop groups whose rewards are all equal (no learning signal) and keep filling the batch."""
     dynamic_sampling_max_rounds: int = Field(default=4, ge=1)
