@@ -200,7 +200,8 @@ def test_data_parallel_time_budget_stops_every_process_at_the_same_step(tmp_path
         max_length=1024,
     )
     result = run_sft(cfg, log=lambda _: None)
-    assert 1 <= result.steps < 4000
+    assert result.train_s >= 4  # the budget stopped it, long before the 1000 epochs of 8 demos / 2 per step
+    assert 1 <= result.steps < 1000 * 8 // 2
     assert result.train_s < 60
     summary = json.loads((result.folder / "summary.json").read_text())
     assert summary["steps"] == result.steps
