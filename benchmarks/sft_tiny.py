@@ -61,6 +61,7 @@ def main() -> None:
         "machine": {**machine(), "torch_threads": torch.get_num_threads()},
         "config": json.loads(json.dumps(cfg.model_dump(mode="json"))),
         "steps": result.steps,
+        "phases": result.phases,
         "train_s": round(result.train_s, 1),
         "total_s": round(total_s, 1),
         "first_loss": result.losses[0] if result.losses else None,
@@ -76,7 +77,8 @@ def main() -> None:
     out.write_text(json.dumps(report, indent=2) + "\n")
 
     print(
-        f"\nSFT: {result.steps} steps in {result.train_s:.0f}s (loss {report['first_loss']:.3f} -> "
+        "".join(f"\ncurriculum phase {p['name']}: {p['steps']} steps in {p['train_s']:.0f}s" for p in result.phases)
+        + f"\nSFT: {result.steps} steps in {result.train_s:.0f}s (loss {report['first_loss']:.3f} -> "
         f"{report['last_loss']:.3f}); run folder {result.folder}"
     )
     print(f"{'env':28s} {'pass@1 before':>14s} {'pass@1 after':>13s} {'reward after':>13s} {'parse err after':>16s}")

@@ -153,7 +153,13 @@ def resolve_ids(selectors: list[str] | tuple[str, ...]) -> list[str]:
     return out
 
 
-BUILTIN_MODULES = ("environments.tools", "environments.code", "environments.planning", "environments.bench")
+BUILTIN_MODULES = (
+    "environments.basic",
+    "environments.tools",
+    "environments.code",
+    "environments.planning",
+    "environments.bench",
+)
 _loaded = False
 
 

@@ -62,6 +62,52 @@ class EvalSampling(Section):
     """Most tokens in a whole evaluation episode."""
 
 
+class CurriculumPhase(Section):
+    """An SFT phase trained before the main demonstrations, on its own sources with its own batch size, learning
+    rate and budget (e.g. `basic-copy-*` drills that teach a random-init policy to copy before it sees tool
+    demonstrations). The main section's other settings (max_length, schedule, threads, processes) apply."""
+
+    name: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")
+    """A name for the phase's folder under `phases/` (default `phase-<n>`)."""
+
+    envs: list[EnvSource] = Field(default_factory=list)
+    """Env configs whose oracles play this phase's demonstrations, with mixture weights."""
+
+    jsonl: list[JsonlSource] = Field(default_factory=list)
+    """Chat JSONL files of this phase's demonstrations, with mixture weights."""
+
+    demos_per_env: int = Field(default=64, ge=1, le=1_000_000)
+    """Oracle episodes per env source that does not set its own `demos`."""
+
+    examples: int | None = Field(default=None, ge=1, le=10_000_000)
+    """Training-set size after mixing (default: the distinct demonstrations, mixed by weight)."""
+
+    epochs: float = Field(default=1.0, gt=0.0, le=10_000.0)
+    """Passes over the phase's training set (ignored when `max_steps` is set)."""
+
+    max_steps: int | None = Field(default=None, ge=1)
+    """Optimizer steps of this phase; overrides `epochs`."""
+
+    time_budget_s: float | None = Field(default=None, gt=0.0)
+    """Stop this phase after this many seconds of optimisation; it counts towards the SFT's total time."""
+
+    learning_rate: float = Field(default=3e-3, gt=0.0, le=1.0)
+    """Peak AdamW learning rate of this phase."""
+
+    lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "constant_with_warmup"
+    """Learning-rate schedule of this phase after the main section's warm-up ratio. Constant by default: a skill
+    such as copying is learnt in a sudden drop of the loss that a decaying rate delays; the main phase decays."""
+
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    """Sequences per optimizer step per device: short drills train best in large batches."""
+
+    @model_validator(mode="after")
+    def _has_data(self) -> CurriculumPhase:
+        if not self.envs and not self.jsonl:
+            raise ValueError("a curriculum phase needs demonstrations: set its envs and/or jsonl")
+        return self
+
+
 class SFTSection(Section):
     """Supervised fine-tuning on demonstrations (TRL SFTTrainer, assistant-only loss, no packing)."""
 
@@ -77,6 +123,11 @@ class SFTSection(Section):
     examples: int | None = Field(default=None, ge=1, le=10_000_000)
     """Training-set size after mixing (sources repeated or subsampled to their weight's share). Default: the
     number of distinct demonstrations, mixed by weight."""
+
+    curriculum: list[CurriculumPhase] = Field(default_factory=list)
+    """Phases trained in order before the main demonstrations (`envs`, `jsonl`), each on its own data, batch size,
+    learning rate and budget; the checkpoint is the policy after the main phase. `time_budget_s` is the main
+    phase's own budget."""
 
     train_seed_start: int = Field(default=0, ge=0)
     """First training seed; env source k plays seeds train_seed_start .. train_seed_start + demos - 1."""
@@ -180,6 +231,8 @@ class SFTSection(Section):
     @model_validator(mode="after")
     def _disjoint_seed_ranges(self) -> SFTSection:
         longest = max([s.demos or self.demos_per_env for s in self.envs], default=0)
+        for phase in self.curriculum:
+            longest = max([longest, *(s.demos or phase.demos_per_env for s in phase.envs)])
         if not longest or not self.eval_seeds:
             return self
         train = range(self.train_seed_start, self.train_seed_start + longest)
@@ -198,6 +251,18 @@ class SFTSection(Section):
     def train_seeds(self, source: EnvSource) -> range:
         """The training seeds of one env source."""
         return range(self.train_seed_start, self.train_seed_start + self.demos_for(source))
+
+    def phase_section(self, index: int) -> SFTSection:
+        """This section with curriculum phase `index`'s data, batch size, learning rate and budget in place of the
+        main phase's (and no curriculum): what that phase trains with."""
+        phase = self.curriculum[index]
+        keys = ("envs", "jsonl", "demos_per_env", "examples", "epochs", "max_steps", "time_budget_s", "learning_rate")
+        update = {k: getattr(phase, k) for k in (*keys, "lr_scheduler", "batch_size")}
+        return self.model_copy(update={**update, "curriculum": []})
+
+    def phase_name(self, index: int) -> str:
+        """The folder name of curriculum phase `index` under `phases/`."""
+        return self.curriculum[index].name or f"phase-{index + 1}"
 
     def held_out_seeds(self) -> range:
         """The held-out eval seeds (the same for every eval env)."""

@@ -10,6 +10,7 @@ Run folder (`run.output_dir/run.name`):
     data_report.json     sources, weights, demos, examples, held-out seeds
     metrics.jsonl        one line per logged step (loss, learning rate, grad norm, elapsed seconds)
     tensorboard/         the same curves for TensorBoard
+    phases/NAME/         metrics.jsonl and tensorboard/ of each `sft.curriculum` phase (trained first, in order)
     init/                the initial policy as a checkpoint directory (when it is a preset and eval_before is on)
     checkpoint/          the trained policy: model, tokenizer, chat template, agentrl_config.yaml
     eval.json            before/after pass@1, mean reward and parse-error rate per env (held-out seeds)
@@ -171,6 +172,8 @@ class SFTResult:
     losses: list[float] = field(default_factory=list)
     eval: dict[str, Any] = field(default_factory=dict)
     data_report: dict[str, Any] = field(default_factory=dict)
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    """Steps and seconds of each curriculum phase, in order (`train_s` includes them)."""
 
     def summary(self) -> dict[str, Any]:
         """Headline numbers (what summary.json holds)."""
@@ -183,6 +186,8 @@ class SFTResult:
             "last_loss": self.losses[-1] if self.losses else None,
             "examples": self.data_report.get("examples"),
         }
+        if self.phases:
+            out["phases"] = self.phases
         for when in ("before", "after"):
             if when in self.eval:
                 out[when] = {
@@ -202,9 +207,12 @@ class TrainOutcome:
     stopped_early: bool
 
 
-def train_and_save(cfg: RunConfig, model: Any, tokenizer: Any, dataset: Any, folder: Path) -> TrainOutcome:
+def train_and_save(
+    cfg: RunConfig, model: Any, tokenizer: Any, dataset: Any, folder: Path, save: bool = True
+) -> TrainOutcome:
     """Train with curves in `folder` and the time budget of `cfg.sft`; the first process saves the trained policy
-    to `folder/checkpoint`. Every process of a data-parallel run calls this with the same arguments."""
+    to `folder/checkpoint` (unless `save` is off). Every process of a data-parallel run calls this with the same
+    arguments."""
     budget = TimeBudgetCallback(cfg.sft.time_budget_s)
     metrics = MetricsCallback(folder / "metrics.jsonl", folder / "tensorboard")
     trainer = make_trainer(cfg, model, tokenizer, dataset, folder / "trainer", [metrics], budget)
@@ -216,7 +224,7 @@ def train_and_save(cfg: RunConfig, model: Any, tokenizer: Any, dataset: Any, fol
         losses=[h["loss"] for h in trainer.state.log_history if "loss" in h],
         stopped_early=budget.stopped_early,
     )
-    if trainer.is_world_process_zero():
+    if save and trainer.is_world_process_zero():
         from rl.policy.build import save_policy
 
         ckpt = folder / "checkpoint"
@@ -228,6 +236,29 @@ def train_and_save(cfg: RunConfig, model: Any, tokenizer: Any, dataset: Any, fol
         save_policy(unwrapped, tokenizer, ckpt, metadata=meta)
         (ckpt / CONFIG_IN_CHECKPOINT).write_text(dump_config(cfg))
     return outcome
+
+
+def _train(
+    cfg: RunConfig, model: Any, tokenizer: Any, dataset: Any, folder: Path, init_dir: Path | None, save: bool
+) -> TrainOutcome:
+    """One training phase into `folder`, in this process (training `model` in place) or data-parallel (starting
+    from `init_dir`, the checkpoint landing in `folder/checkpoint`)."""
+    if cfg.sft.num_processes > 1:
+        from sft.data_parallel import train_data_parallel
+
+        outcome = train_data_parallel(cfg, model, tokenizer, dataset, folder, init_dir)
+    else:
+        outcome = train_and_save(cfg, model, tokenizer, dataset, folder, save=save)
+    shutil.rmtree(folder / "trainer", ignore_errors=True)
+    return outcome
+
+
+def _log_outcome(log: Any, prefix: str, outcome: TrainOutcome, processes: int) -> None:
+    log(
+        f"{prefix}trained {outcome.steps} steps in {outcome.train_s:.1f}s"
+        + (f" on {processes} processes" if processes > 1 else "")
+        + (" (time budget reached)" if outcome.stopped_early else "")
+    )
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -254,8 +285,17 @@ def run_sft(cfg: RunConfig, log: Any = print) -> SFTResult:
     t0 = time.perf_counter()
     data: SFTData = build_sft_data(s, seed=cfg.run.seed, eval_env_ids=evals)
     data.report["build_s"] = round(time.perf_counter() - t0, 2)
+    phases = []  # every phase's data is built before any training, so a bad source fails fast
+    for i in range(len(s.curriculum)):
+        section = s.phase_section(i)
+        phase_data = build_sft_data(section, seed=cfg.run.seed, eval_env_ids=evals)
+        phases.append((s.phase_name(i), cfg.model_copy(update={"sft": section}), phase_data))
+        data.report.setdefault("curriculum", {})[s.phase_name(i)] = phase_data.report
     _write_json(folder / "data_report.json", data.report)
-    log(f"data: {data.report['examples']} examples from {len(data.report['sources'])} source(s)")
+    log(
+        f"data: {data.report['examples']} examples from {len(data.report['sources'])} source(s)"
+        + "".join(f"; phase {name}: {d.report['examples']} examples" for name, _, d in phases)
+    )
 
     model, tok = load_policy(cfg.policy)
     sampling = SamplingConfig(**s.eval_sampling.model_dump())
@@ -267,24 +307,25 @@ def run_sft(cfg: RunConfig, log: Any = print) -> SFTResult:
         log(f"evaluating the initial policy on {len(evals)} env(s) x {s.eval_seeds} held-out seeds")
         evaluation["before"] = evaluate_checkpoint(init_dir, evals, s.held_out_seeds(), sampling, s.eval_batch)
 
-    if s.num_processes > 1:
-        from sft.data_parallel import train_data_parallel
-
-        outcome = train_data_parallel(cfg, model, tok, data.dataset(), folder, init_dir)
-    else:
-        outcome = train_and_save(cfg, model, tok, data.dataset(), folder)
-    log(
-        f"trained {outcome.steps} steps in {outcome.train_s:.1f}s"
-        + (f" on {s.num_processes} processes" if s.num_processes > 1 else "")
-        + (" (time budget reached)" if outcome.stopped_early else "")
-    )
-    shutil.rmtree(folder / "trainer", ignore_errors=True)
+    done: list[tuple[str, TrainOutcome]] = []
+    for name, phase_cfg, phase_data in phases:
+        phase_folder = folder / "phases" / name
+        phase_folder.mkdir(parents=True, exist_ok=True)
+        outcome = _train(phase_cfg, model, tok, phase_data.dataset(), phase_folder, init_dir, save=False)
+        if s.num_processes > 1:  # the processes hand the policy on through the phase's checkpoint
+            init_dir = phase_folder / "checkpoint"
+        _log_outcome(log, f"phase {name}: ", outcome, s.num_processes)
+        done.append((name, outcome))
+    outcome = _train(cfg, model, tok, data.dataset(), folder, init_dir, save=True)
+    _log_outcome(log, "main phase: " if phases else "", outcome, s.num_processes)
     ckpt = folder / "checkpoint"
 
     if evals:
         log(f"evaluating the trained policy on {len(evals)} env(s) x {s.eval_seeds} held-out seeds")
         evaluation["after"] = evaluate_checkpoint(ckpt, evals, s.held_out_seeds(), sampling, s.eval_batch)
         _write_json(folder / "eval.json", evaluation)
-    result = SFTResult(folder, ckpt, outcome.steps, outcome.train_s, outcome.losses, evaluation, data.report)
+    train_s = outcome.train_s + sum(o.train_s for _, o in done)
+    result = SFTResult(folder, ckpt, outcome.steps, train_s, outcome.losses, evaluation, data.report)
+    result.phases = [{"name": n, "steps": o.steps, "train_s": round(o.train_s, 2)} for n, o in done]
     _write_json(folder / "summary.json", result.summary())
     return result

@@ -205,3 +205,75 @@ def test_data_parallel_time_budget_stops_every_process_at_the_same_step(tmp_path
     assert result.train_s < 60
     summary = json.loads((result.folder / "summary.json").read_text())
     assert summary["steps"] == result.steps
+
+
+def test_curriculum_phase_trains_first_on_its_own_data_and_batch_size(tmp_path: Path) -> None:
+    """A curriculum phase runs before the main phase with its own batch size and steps, writes its own curves,
+    and its training carries into the checkpoint (the same run without the phase ends elsewhere)."""
+    phase = {"name": "copy", "envs": [{"id": "basic-copy-expression", "demos": 16}], "max_steps": 3, "batch_size": 8}
+    common = {"envs": [{"id": "tools-calculator-easy", "demos": 4}], "max_steps": 2, "max_length": 1024}
+    with_phase = run_sft(_config(tmp_path / "a", curriculum=[phase], **common), log=lambda _: None)
+    assert with_phase.steps == 2
+    assert [(p["name"], p["steps"]) for p in with_phase.phases] == [("copy", 3)]
+    lines = [json.loads(x) for x in (with_phase.folder / "phases/copy/metrics.jsonl").read_text().splitlines()]
+    steps = {x["step"]: x for x in lines if "loss" in x}
+    assert sorted(steps) == [1, 2, 3]
+    assert steps[2]["epoch"] == pytest.approx(1.0)  # 2 steps x batch 8 = the phase's 16 demos
+    report = json.loads((with_phase.folder / "data_report.json").read_text())
+    assert report["curriculum"]["copy"]["examples"] == 16
+    assert report["examples"] == 4
+    summary = json.loads((with_phase.folder / "summary.json").read_text())
+    assert summary["phases"][0]["steps"] == 3
+    assert not (with_phase.folder / "phases/copy/checkpoint").exists()  # one process: trained in place
+
+    from transformers import AutoModelForCausalLM
+
+    without = run_sft(_config(tmp_path / "b", **common), log=lambda _: None)
+    a = AutoModelForCausalLM.from_pretrained(with_phase.checkpoint, local_files_only=True)
+    b = AutoModelForCausalLM.from_pretrained(without.checkpoint, local_files_only=True)
+    diff = sum((x - y).abs().sum().item() for x, y in zip(a.parameters(), b.parameters(), strict=True))
+    assert diff > 0
+
+
+def test_curriculum_phase_without_data_and_phase_seeds_in_the_held_out_range_are_config_errors(tmp_path: Path) -> None:
+    from rl.config.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="curriculum.*needs demonstrations"):
+        _config(tmp_path, curriculum=[{"name": "empty", "max_steps": 1}])
+    with pytest.raises(ConfigError, match="overlap held-out eval seeds"):
+        _config(
+            tmp_path,
+            envs=[{"id": "tools-calculator-easy", "demos": 4}],
+            eval_seeds=4,
+            eval_seed_start=100,
+            curriculum=[{"envs": [{"id": "basic-copy-expression", "demos": 200}], "max_steps": 1}],
+        )
+
+
+@pytest.mark.slow
+def test_data_parallel_curriculum_hands_the_phase_policy_to_the_main_phase(tmp_path: Path) -> None:
+    """With two processes each phase ends in a checkpoint that the next phase's processes start from."""
+    cfg = _config(
+        tmp_path,
+        envs=[{"id": "tools-calculator-easy", "demos": 4}],
+        curriculum=[{"name": "copy", "envs": [{"id": "basic-copy-expression", "demos": 8}], "max_steps": 2}],
+        batch_size=1,
+        num_processes=2,
+        torch_threads=1,
+        max_length=1024,
+    )
+    result = run_sft(cfg, log=lambda _: None)
+    assert result.steps == 1
+    assert result.phases[0]["steps"] == 2
+    phase_ckpt = result.folder / "phases/copy/checkpoint"
+    assert (phase_ckpt / "config.json").exists()
+    from transformers import AutoModelForCausalLM
+
+    after_phase = AutoModelForCausalLM.from_pretrained(phase_ckpt, local_files_only=True)
+    final = AutoModelForCausalLM.from_pretrained(result.checkpoint, local_files_only=True)
+    initial, _ = load_policy(cfg.policy)
+    moved = [not torch.equal(p, q) for p, q in zip(after_phase.parameters(), initial.parameters(), strict=True)]
+    assert sum(moved) > len(moved) // 2  # the phase trained
+    assert any(
+        not torch.equal(p, q) for p, q in zip(final.parameters(), after_phase.parameters(), strict=True)
+    )  # and the main phase went on from there
