@@ -5,8 +5,8 @@
     result = run_sft(load_config("configs/sft-tiny.yaml"))   # or: agentrl sft configs/sft-tiny.yaml
 
 Modules: `sft.config` (the `sft` config section), `sft.data` (demos, validation, mixing, held-out check),
-`sft.trainer` (the trainer and the run, curriculum phases first), `sft.data_parallel` (the same training in `num_processes` DDP
-processes), `sft.callbacks` (curves, time budget), `sft.evaluate` (pass@1).
+`sft.trainer` (the trainer and the run, curriculum phases first), `sft.data_parallel` (the same training in
+`num_processes` DDP processes), `sft.callbacks` (curves, time budget), `sft.evaluate` (pass@1).
 Heavy imports (torch, trl) happen only when `run_sft` is used.
 """
 

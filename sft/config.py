@@ -256,8 +256,7 @@ class SFTSection(Section):
         """This section with curriculum phase `index`'s data, batch size, learning rate and budget in place of the
         main phase's (and no curriculum): what that phase trains with."""
         phase = self.curriculum[index]
-        keys = ("envs", "jsonl", "demos_per_env", "examples", "epochs", "max_steps", "time_budget_s", "learning_rate")
-        update = {k: getattr(phase, k) for k in (*keys, "lr_scheduler", "batch_size")}
+        update = {k: getattr(phase, k) for k in CurriculumPhase.model_fields if k != "name"}  # all are SFT fields
         return self.model_copy(update={**update, "curriculum": []})
 
     def phase_name(self, index: int) -> str:

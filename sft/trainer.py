@@ -325,7 +325,7 @@ def run_sft(cfg: RunConfig, log: Any = print) -> SFTResult:
         evaluation["after"] = evaluate_checkpoint(ckpt, evals, s.held_out_seeds(), sampling, s.eval_batch)
         _write_json(folder / "eval.json", evaluation)
     train_s = outcome.train_s + sum(o.train_s for _, o in done)
-    result = SFTResult(folder, ckpt, outcome.steps, train_s, outcome.losses, evaluation, data.report)
-    result.phases = [{"name": n, "steps": o.steps, "train_s": round(o.train_s, 2)} for n, o in done]
+    phase_rows = [{"name": n, "steps": o.steps, "train_s": round(o.train_s, 2)} for n, o in done]
+    result = SFTResult(folder, ckpt, outcome.steps, train_s, outcome.losses, evaluation, data.report, phase_rows)
     _write_json(folder / "summary.json", result.summary())
     return result

@@ -257,6 +257,7 @@ def test_data_parallel_curriculum_hands_the_phase_policy_to_the_main_phase(tmp_p
         tmp_path,
         envs=[{"id": "tools-calculator-easy", "demos": 4}],
         curriculum=[{"name": "copy", "envs": [{"id": "basic-copy-expression", "demos": 8}], "max_steps": 2}],
+        warmup_ratio=0.0,  # a one-step main phase would otherwise take its step at learning rate 0
         batch_size=1,
         num_processes=2,
         torch_threads=1,
@@ -277,3 +278,14 @@ def test_data_parallel_curriculum_hands_the_phase_policy_to_the_main_phase(tmp_p
     assert any(
         not torch.equal(p, q) for p, q in zip(final.parameters(), after_phase.parameters(), strict=True)
     )  # and the main phase went on from there
+
+
+def test_every_curriculum_phase_field_overrides_an_sft_field(tmp_path: Path) -> None:
+    """`phase_section` copies every phase field (but the name) onto the section: each must be an SFT field."""
+    from sft.config import CurriculumPhase, SFTSection
+
+    assert set(CurriculumPhase.model_fields) - {"name"} <= set(SFTSection.model_fields)
+    cfg = _config(tmp_path, curriculum=[{"envs": [{"id": "basic-copy-numbers"}], "batch_size": 16, "max_steps": 7}])
+    section = cfg.sft.phase_section(0)
+    assert (section.batch_size, section.max_steps, section.curriculum) == (16, 7, [])
+    assert [s.id for s in section.envs] == ["basic-copy-numbers"] and cfg.sft.phase_name(0) == "phase-1"
