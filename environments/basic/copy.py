@@ -31,6 +31,7 @@ class CopyEnv(AgentEnv):
         min_digits: int | None = None,
         ops: str = "+-",
         template: str = "Copy exactly: {text}",
+        max_turns: int = 1,
         **kw: Any,
     ):
         min_digits = digits if min_digits is None else min_digits
@@ -39,7 +40,7 @@ class CopyEnv(AgentEnv):
         if "{text}" not in template:
             raise ValueError("template must contain '{text}', where the string to copy goes")
         self.items, self.digits, self.min_digits, self.ops, self.template = items, digits, min_digits, ops, template
-        super().__init__(max_turns=kw.pop("max_turns", 1), **kw)
+        super().__init__(max_turns=max_turns, **kw)
 
     def new_task(self, rng: np.random.Generator) -> list[dict[str, str]]:
         parts = []
@@ -49,7 +50,7 @@ class CopyEnv(AgentEnv):
                 parts.append(self.ops[int(rng.integers(len(self.ops)))])
             parts.append(str(int(rng.integers(10 ** (d - 1) if d > 1 else 0, 10**d))))
         self.target = " ".join(parts)
-        return [user(self.template.format(text=self.target))]
+        return [user(self.template.replace("{text}", self.target))]  # other braces stay literal
 
     def handle(self, action: Action) -> Outcome:
         if action.tool_calls:
