@@ -191,10 +191,11 @@ class SFTSection(Section):
     reported), tool specs included. The presets' BPE tokenizer writes a tools-calculator-easy demo in ~180
     tokens (one token per digit)."""
 
-    group_by_length: bool = True
-    """Batch demos of similar length together (less padding: the families' demos differ in length by 2x, and
-    padding to the longest demo of a mixed batch can double the cost of a step). Each sequence is still its own
-    row: no packing."""
+    group_by_length: bool = False
+    """Batch demos of similar length together (less padding: the families' demos differ in length by 2x). Off by
+    default: transformers' length-grouped sampler sorts each mega-batch of 50 batches by length, so consecutive
+    steps see one env, or one answer length, at a time, and a small policy forgets the others between runs of
+    them (docs/sft.md, "Batch order"). Each sequence is still its own row: no packing."""
 
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass instead of storing them (TRL's default is on). It saves memory

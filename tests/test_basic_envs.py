@@ -44,6 +44,21 @@ def test_copy_numbers_vary_in_length_so_the_copy_cannot_be_positional() -> None:
     assert len(lengths) > 5
 
 
+def test_copy_result_is_one_signed_number_of_one_to_four_digits() -> None:
+    env = environments.make("basic-copy-result")
+    signs, lengths = set(), set()
+    for seed in range(40):
+        obs, _ = env.reset(seed=seed)
+        target = env.oracle_action()["content"]
+        assert obs[0]["content"] == f"Reply with {target}."
+        assert target.lstrip("-").isdigit() and target.count("-") <= 1
+        signs.add(target.startswith("-"))
+        lengths.add(len(target.lstrip("-")))
+        _, reward, *_ = env.step({"content": target})
+        assert reward == 1.0
+    assert signs == {True, False} and lengths == {1, 2, 3, 4}
+
+
 def test_copy_env_refuses_bad_parameters() -> None:
     with pytest.raises(ValueError, match="template"):
         CopyEnv(template="no placeholder")

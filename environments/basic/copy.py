@@ -20,7 +20,8 @@ from environments.registry import register
 
 class CopyEnv(AgentEnv):
     """Reply with `items` random integers of 1..`digits` digits (`min_digits` at least), joined by operators
-    from `ops` (an expression) or by single spaces when `ops` is empty, copied exactly."""
+    from `ops` (an expression) or by single spaces when `ops` is empty, copied exactly. With `signed`, each
+    integer is negative with probability 1/2."""
 
     family = "basic"
 
@@ -30,6 +31,7 @@ class CopyEnv(AgentEnv):
         digits: int = 3,
         min_digits: int | None = None,
         ops: str = "+-",
+        signed: bool = False,
         template: str = "Copy exactly: {text}",
         max_turns: int = 1,
         **kw: Any,
@@ -40,6 +42,7 @@ class CopyEnv(AgentEnv):
         if "{text}" not in template:
             raise ValueError("template must contain '{text}', where the string to copy goes")
         self.items, self.digits, self.min_digits, self.ops, self.template = items, digits, min_digits, ops, template
+        self.signed = signed
         super().__init__(max_turns=max_turns, **kw)
 
     def new_task(self, rng: np.random.Generator) -> list[dict[str, str]]:
@@ -48,7 +51,8 @@ class CopyEnv(AgentEnv):
             d = int(rng.integers(self.min_digits, self.digits + 1))
             if i and self.ops:
                 parts.append(self.ops[int(rng.integers(len(self.ops)))])
-            parts.append(str(int(rng.integers(10 ** (d - 1) if d > 1 else 0, 10**d))))
+            n = int(rng.integers(10 ** (d - 1) if d > 1 else 0, 10**d))
+            parts.append(str(-n if self.signed and rng.random() < 0.5 else n))
         self.target = " ".join(parts)
         return [user(self.template.replace("{text}", self.target))]  # other braces stay literal
 
@@ -75,6 +79,16 @@ register(
     items=2,
     digits=3,
     template="Compute {text}.",
+)
+register(
+    "basic-copy-result",
+    MODULE,
+    description="copy one signed number of 1-4 digits, like a tools-calculator-easy result into the answer",
+    items=1,
+    digits=4,
+    min_digits=1,
+    signed=True,
+    template="Reply with {text}.",
 )
 register(
     "basic-copy-numbers",
