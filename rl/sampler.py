@@ -44,6 +44,12 @@ class TaskSampler:
         self.seed_offset = seed_offset
         self.position = position
 
+    def describe(self) -> str:
+        """The resolved mix as the run samples it, e.g. `code-fn-easy 75%, tools-calculator-easy 25%` (envs
+        at weight 0 left out), so a mix merged from inherited config files can be checked at a glance."""
+        shares = sorted(((p, e) for e, p in zip(self.env_ids, self.probs, strict=True) if p > 0), reverse=True)
+        return ", ".join(f"{e} {p:.0%}" for p, e in shares)
+
     def task(self, n: int) -> Task:
         """The n-th task (independent of any other call)."""
         rng = np.random.default_rng([self.seed, n])

@@ -170,12 +170,6 @@ def train(
         )
     )
     pool = RolloutPool(policy_path, cfg.rollout, seed=cfg.run.seed)
-    engine = f"{pool.infos[0]['engine']} ({pool.infos[0]['reason']})"
-    log.info("rollout engine: %s", engine)
-    if progress:
-        from rich.console import Console
-
-        Console(stderr=True).print(f"rollout engine: {engine}", highlight=False)
 
     step, version, position, dropped_total, lost_total = 0, 0, 0, 0, 0
     if resume:
@@ -186,6 +180,12 @@ def train(
             raise RuntimeError(f"checkpoint {existing} is inconsistent: learner version {version} != {state}")
     pool.update_weights(learner.weights.remote(), version)
     sampler = TaskSampler(algo.env_mix, seed=cfg.run.seed, seed_offset=algo.train_seed_offset, position=position)
+    engine = f"{pool.infos[0]['engine']} ({pool.infos[0]['reason']})"
+    log.info("rollout engine: %s; env mix: %s", engine, sampler.describe())
+    if progress:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"rollout engine: {engine}\nenv mix: {sampler.describe()}", highlight=False)
     B = algo.groups_per_step
     ctrl = StalenessController(B, algo.max_staleness, admitted=version * B, consumed=version * B)
     writer = MetricsWriter(run_dir)

@@ -18,6 +18,7 @@ SHORT = [
     "sft.examples=32",
     "sft.demos_per_env=16",
     "sft.envs=[{id: tools-calculator-easy}]",
+    "sft.curriculum=[{name: copy, envs: [{id: basic-copy-expression, demos: 16}], max_steps: 2}]",
     "algo.steps=2",
     "algo.groups_per_step=2",
     "algo.checkpoint_every=0",
@@ -59,6 +60,7 @@ def test_pipeline_end_to_end(config: str, tmp_path: Path, repo: Path) -> None:
     assert "| tools |" in report and "random init" in report
     assert (folder / "grpo" / "metrics.jsonl").is_file() and (folder / "eval" / "report.md").is_file()
     assert (folder / "sft" / "checkpoint" / "config.json").is_file()
+    assert (folder / "sft" / "phases" / "copy" / "metrics.jsonl").is_file()  # the curriculum ran first
     assert "held-out pass@1 per family" in res.stdout
 
 
