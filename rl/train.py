@@ -180,12 +180,12 @@ def train(
             raise RuntimeError(f"checkpoint {existing} is inconsistent: learner version {version} != {state}")
     pool.update_weights(learner.weights.remote(), version)
     sampler = TaskSampler(algo.env_mix, seed=cfg.run.seed, seed_offset=algo.train_seed_offset, position=position)
-    engine = f"{pool.infos[0]['engine']} ({pool.infos[0]['reason']})"
-    log.info("rollout engine: %s; env mix: %s", engine, sampler.describe())
+    engine, mix = f"{pool.infos[0]['engine']} ({pool.infos[0]['reason']})", sampler.describe()
+    log.info("rollout engine: %s; env mix: %s", engine, mix)
     if progress:
         from rich.console import Console
 
-        Console(stderr=True).print(f"rollout engine: {engine}\nenv mix: {sampler.describe()}", highlight=False)
+        Console(stderr=True).print(f"rollout engine: {engine}\nenv mix: {mix}", highlight=False)
     B = algo.groups_per_step
     ctrl = StalenessController(B, algo.max_staleness, admitted=version * B, consumed=version * B)
     writer = MetricsWriter(run_dir)
