@@ -260,7 +260,8 @@ def train_cmd(
     last = result.history[-1] if result.history else {}
     out.print(
         f"trained {result.steps} steps (policy version {result.version}); final checkpoint "
-        f"{result.final_checkpoint}; last reward {last.get('reward/mean', float('nan')):.3f}",
+        f"{result.final_checkpoint}; last reward {last.get('reward/mean', float('nan')):.3f}\n"
+        f"training curves: {result.curves}",
         highlight=False,
     )
 

@@ -217,6 +217,7 @@ def _report(root: Path, cfg: RunConfig, grpo: Any, res: PipelineResult) -> None:
         "![pass@1](plots/pass1_per_family.png)",
         "![staleness](plots/staleness.png)",
         "![time](plots/time_breakdown.png)",
+        *([f"![training curves]({grpo.curves.relative_to(root).as_posix()})"] if grpo.curves else []),
         "",
         "Run folders: sft/ (SFT run), grpo/ (GRPO run: metrics.jsonl, tensorboard/, checkpoints/), eval/.",
     ]

@@ -3,8 +3,8 @@
 The driver orchestrates and never holds the model: it samples tasks across env configs, admits groups under
 the staleness bound (`rl.staleness`), drops groups without learning signal (dynamic sampling), computes group
 advantages, sends each batch to the Learner, broadcasts the new weights to the workers by object-store
-reference, logs metrics and writes atomic checkpoints. Workers keep generating while the learner trains, up to
-`max_staleness` versions ahead.
+reference, logs metrics, writes atomic checkpoints and, at the end, the training curves as PNG (`rl.plots`).
+Workers keep generating while the learner trains, up to `max_staleness` versions ahead.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from rl.cluster import init_ray
 from rl.config.loader import dump_config
 from rl.config.run import RunConfig
 from rl.grpo.advantages import group_advantages, training_reward
-from rl.metrics import MetricsWriter
+from rl.metrics import MetricsWriter, read_metrics
+from rl.plots import CURVES_FILE, training_curves
 from rl.sampler import TaskSampler
 from rl.staleness import StalenessController
 from rollout.pool import WORKER_ENV, GroupResult, GroupTask, RolloutPool
@@ -52,6 +53,8 @@ class TrainResult:
     """Task-sampler position the run (or the resumed part of it) started from."""
     engine: str = ""
     """The rollout engine the workers chose, and why."""
+    curves: Path | None = None
+    """PNG of the run's training curves (`rl.plots`), over all of metrics.jsonl."""
 
 
 def _materialize(policy: dict[str, Any], target: str) -> str:
@@ -321,6 +324,9 @@ def train(
             ray.kill(learner)
         except Exception:  # already dead
             pass
+    records = read_metrics(run_dir)
+    curves = training_curves(records, run_dir / "plots" / CURVES_FILE) if records else None
+    log.info("training curves: %s", curves)
     return TrainResult(
         run_dir=run_dir,
         final_checkpoint=last_ckpt,
@@ -329,6 +335,7 @@ def train(
         history=history,
         start_position=position,
         engine=engine,
+        curves=curves,
     )
 
 

@@ -58,6 +58,8 @@ def test_pipeline_end_to_end(config: str, tmp_path: Path, repo: Path) -> None:
         assert (folder / "plots" / f"{name}.png").stat().st_size > 1000
     report = (folder / "report.md").read_text()
     assert "| tools |" in report and "random init" in report
+    assert (folder / "grpo" / "plots" / "training_curves.png").stat().st_size > 1000
+    assert "](grpo/plots/training_curves.png)" in report
     assert (folder / "grpo" / "metrics.jsonl").is_file() and (folder / "eval" / "report.md").is_file()
     assert (folder / "sft" / "checkpoint" / "config.json").is_file()
     assert (folder / "sft" / "phases" / "copy" / "metrics.jsonl").is_file()  # the curriculum ran first

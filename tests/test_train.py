@@ -79,6 +79,8 @@ def test_short_run_trains_checkpoints_and_resumes(tmp_path: Path) -> None:
         assert key in metrics[0], key
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
     assert (run_dir / "config.yaml").is_file()
+    assert first.curves == run_dir / "plots" / "training_curves.png"
+    assert first.curves.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     with pytest.raises(RunFolderError, match="--resume"):
         train(cfg, progress=False)  # refuses to write over an existing run

@@ -1,0 +1,90 @@
+"""Training curves as PNG: what `agentrl train` leaves in `<run>/plots/` at the end of a run.
+
+One figure of six panels from the run's `metrics.jsonl` records (every step, resumed parts included):
+training reward per env config (raw points and a rolling mean, since a step holds only a few groups), held-out
+eval pass@1 when the run evaluated (all envs, and each trained env), KL to the reference and entropy, clip and
+masked fractions, staleness of the consumed groups, and where each step's time went.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+CURVES_FILE = "training_curves.png"
+ROLLING = 5
+"""Window (in steps) of the rolling mean drawn over the per-step reward points."""
+
+
+def rolling_mean(values: list[float], window: int = ROLLING) -> list[float]:
+    """Trailing mean over at most `window` values (the first points average what exists so far)."""
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def _series(records: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+    pts = [(r["step"], float(r[key])) for r in records if key in r and isinstance(r[key], int | float)]
+    return [s for s, _ in pts], [v for _, v in pts]
+
+
+def training_curves(records: list[dict[str, Any]], path: Path) -> Path:
+    """Draw the run's curves into `path` (PNG) and return it; `records` are metrics.jsonl lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not any("reward/mean" in r for r in records):
+        raise ValueError(f"no training steps to plot for {path} (metrics without 'reward/mean')")
+    keys = sorted({k for r in records for k in r})
+    fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
+    (rew, ev, kl), (clip, stale, tm) = axes
+
+    totals = ("reward/mean", "reward/std")
+    envs = [k.removeprefix("reward/") for k in keys if k.startswith("reward/") and k not in totals]
+    for env in envs:
+        steps, vals = _series(records, f"reward/{env}")
+        (line,) = rew.plot(steps, rolling_mean(vals), label=env)
+        rew.scatter(steps, vals, s=8, alpha=0.35, color=line.get_color())
+    rew.set_title(f"training reward per env (points; line: rolling mean of {ROLLING})")
+    rew.set_ylabel("reward")
+
+    evals = [name for name in ("all", *envs) if f"eval/{name}/pass@1" in keys]
+    for name in evals:
+        ev.plot(*_series(records, f"eval/{name}/pass@1"), marker="o", label=name)
+    if not evals:
+        ev.plot(*_series(records, "success_rate"), marker=".", label="training success rate")
+    ev.set_title("held-out pass@1 (eval steps)" if evals else "training success rate (no eval section)")
+    ev.set_ylim(-0.02, 1.02)
+
+    kl.plot(*_series(records, "kl"), label="KL to reference")
+    kl.plot(*_series(records, "entropy"), label="entropy")
+    kl.set_title("KL and entropy (per token)")
+
+    clip.plot(*_series(records, "clip_fraction"), label="clip fraction")
+    clip.plot(*_series(records, "offpolicy/masked_fraction"), label="off-policy masked")
+    clip.plot(*_series(records, "offpolicy/truncated_fraction"), label="IS-truncated")
+    clip.set_title("clipped and masked token fractions")
+
+    stale.plot(*_series(records, "staleness/mean"), marker=".", label="mean")
+    stale.plot(*_series(records, "staleness/max"), marker="x", label="max")
+    stale.set_title("staleness of consumed groups (policy versions)")
+
+    for key in ("time/step_s", "time/train_s", "time/idle_s", "time/sync_s"):
+        tm.plot(*_series(records, key), label=key.removeprefix("time/").removesuffix("_s"))
+    tm.set_title("seconds per step (driver view)")
+
+    for ax in axes.flat:
+        ax.set_xlabel("GRPO step")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
