@@ -13,7 +13,7 @@ class LearnerResources(Section):
     """Ray resources of the learner actor."""
 
     num_cpus: float = Field(default=1.0, ge=0.0)
-    """CPUs reserved for the learner."""
+    """CPUs reserved for the learner; its torch thread count too (at least 1)."""
     num_gpus: float = Field(default=0.0, ge=0.0)
     """GPUs reserved for the learner."""
     resources: dict[str, float] = Field(default_factory=dict)

@@ -81,6 +81,9 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> Pip
         "RL": grpo.final_checkpoint,
     }
     results = {}
+    eval_rollout = cfg.rollout
+    if ev.engine_threads is not None:  # nothing else runs now: the eval engine may take every core
+        eval_rollout = cfg.rollout.model_copy(update={"engine_threads": ev.engine_threads})
     for stage, path in paths.items():
         results[stage] = evaluate(
             str(path),
@@ -88,7 +91,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> Pip
             ev.seeds(),
             ev.n,
             ev.k,
-            cfg.rollout,
+            eval_rollout,
             sampling=ev.sampling_overrides(),
             sample_seed=ev.sample_seed,
             name=stage,

@@ -62,7 +62,8 @@ class RolloutConfig(_Section):
     """Episodes per task seed (a GRPO group)."""
     engine_threads: int | None = Field(default=None, ge=1)
     """Torch threads of the transformers engine (None: torch's default inside the worker, which Ray sets to the
-    worker's num_cpus). On a small CPU machine the learner is idle while rollouts generate, so more threads help."""
+    worker's num_cpus). The learner trains while the engines generate (asynchronous GRPO), so keep engine plus
+    learner threads within the cores: on 2 cores, 2 + 2 threads ran half the GRPO steps of 1 + 1."""
     max_concurrent_episodes: int = Field(default=64, ge=1)
     """Episodes one worker advances at once (the engine batches across them)."""
     env_threads: int = Field(default=4, ge=1)

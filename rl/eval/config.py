@@ -50,6 +50,11 @@ class EvalConfig(Section):
     max_total_tokens: int | None = Field(default=None, ge=16)
     """Most tokens per episode (None: rollout.sampling.max_total_tokens)."""
 
+    engine_threads: int | None = Field(default=None, ge=1)
+    """Torch threads of each transformers eval engine where evaluation has the machine to itself (the
+    quickstart's stage evaluations; None: rollout.engine_threads). In-training evaluation shares the rollout
+    workers and keeps theirs."""
+
     deterministic: bool = False
     """Run one episode at a time per worker, so the transformers engine seeds every request by its own sample
     seed and results repeat exactly (slower). vLLM on GPU honours per-request seeds anyway; vLLM's CPU build
