@@ -51,9 +51,9 @@ class EvalConfig(Section):
     """Most tokens per episode (None: rollout.sampling.max_total_tokens)."""
 
     engine_threads: int | None = Field(default=None, ge=1)
-    """Torch threads of each transformers eval engine where evaluation has the machine to itself (the
-    quickstart's stage evaluations; None: rollout.engine_threads). In-training evaluation shares the rollout
-    workers and keeps theirs."""
+    """Torch threads of each transformers eval engine where evaluation has the machine to itself (`agentrl
+    eval` and the quickstart's stage evaluations; None: rollout.engine_threads). In-training evaluation shares
+    the rollout workers and keeps theirs."""
 
     deterministic: bool = False
     """Run one episode at a time per worker, so the transformers engine seeds every request by its own sample
