@@ -514,8 +514,7 @@ def eval_run(
             rollout = type(rollout).model_validate(rollout.model_dump())
         if workers is not None:
             rollout = rollout.model_copy(update={"workers": workers})
-        if ecfg.engine_threads is not None:
-            rollout = rollout.model_copy(update={"engine_threads": ecfg.engine_threads})
+        rollout = ecfg.standalone_rollout(rollout)
         if ecfg.deterministic:
             rollout = rollout.model_copy(update={"max_concurrent_episodes": 1})
         sampling = rollout.sampling.model_copy(update=ecfg.sampling_overrides())

@@ -81,9 +81,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> Pip
         "RL": grpo.final_checkpoint,
     }
     results = {}
-    eval_rollout = cfg.rollout
-    if ev.engine_threads is not None:  # nothing else runs now: the eval engine may take every core
-        eval_rollout = cfg.rollout.model_copy(update={"engine_threads": ev.engine_threads})
+    eval_rollout = ev.standalone_rollout(cfg.rollout)  # nothing else runs now
     for stage, path in paths.items():
         results[stage] = evaluate(
             str(path),

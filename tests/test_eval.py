@@ -17,7 +17,7 @@ from rl.eval.metrics import Episode, normal_interval, summarize
 from rl.policy.tokenizer import build_byte_tokenizer
 from rollout.agent_loop import ChatRenderer, run_episode
 from rollout.chat_format import ASSISTANT
-from rollout.config import SamplingConfig
+from rollout.config import RolloutConfig, SamplingConfig
 from rollout.engines.base import Engine, Generation, GenParams
 
 TOK = build_byte_tokenizer()
@@ -79,6 +79,10 @@ def test_eval_config_section() -> None:
         EvalConfig(n=2, k=3)
     with pytest.raises(ValueError, match="unknown environment id"):
         EvalConfig(envs=["tools-nope"])
+    rollout = RolloutConfig(engine_threads=1, workers=2)
+    assert cfg.standalone_rollout(rollout) is rollout  # no eval.engine_threads: the rollout section's
+    alone = EvalConfig(engine_threads=2).standalone_rollout(rollout)
+    assert (alone.engine_threads, alone.workers, rollout.engine_threads) == (2, 2, 1)
 
 
 # --- the oracle policy ---------------------------------------------------------------------------------------

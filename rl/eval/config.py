@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from rl.config.base import Section
+from rollout.config import RolloutConfig
 
 HELD_OUT_SEED_OFFSET = 1_000_000
 """First held-out eval seed by default (training seeds start at 0)."""
@@ -88,6 +89,13 @@ class EvalConfig(Section):
     def seeds(self) -> list[int]:
         """The held-out task seeds."""
         return list(range(self.seed_offset, self.seed_offset + self.num_seeds))
+
+    def standalone_rollout(self, rollout: RolloutConfig) -> RolloutConfig:
+        """`rollout` for an evaluation that has the machine to itself: with this section's
+        engine_threads where set."""
+        if self.engine_threads is None:
+            return rollout
+        return rollout.model_copy(update={"engine_threads": self.engine_threads})
 
     def sampling_overrides(self) -> dict[str, float | int]:
         """The fields of `rollout.sampling` this section replaces during evaluation."""
