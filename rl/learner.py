@@ -2,7 +2,8 @@
 
 The driver never holds the model: it sends trajectories with advantages, gets statistics back, and passes the
 learner's weights (an object-store reference) straight to the rollout workers. One `step` is one optimizer
-step over the whole batch (gradient accumulation over micro-batches of sequences) and one policy version.
+step over the whole batch (gradient accumulation over micro-batches of sequences), or `algo.updates_per_step`
+of them (PPO epochs), and one policy version.
 Logprobs are recomputed on the exact token ids of each trajectory (right padding; causal models, so padding
 never affects real positions), with logits divided by the sampling temperature.
 """
@@ -150,69 +151,85 @@ class LearnerImpl:
 
     # --- the step --------------------------------------------------------------------------------------------
     def step(self, trajs: list[Trajectory], advantages: list[float]) -> dict[str, float]:
-        """One optimizer step on the batch; returns statistics and bumps the version."""
+        """`algo.updates_per_step` optimizer updates on the batch; returns statistics and bumps the version."""
         if len(trajs) != len(advantages):
             raise ValueError("one advantage per trajectory")
         mb = self.algo.micro_batch_sequences
+        passes = self.algo.updates_per_step
         cfg = self.loss_cfg
         chunks = [list(range(i, min(i + mb, len(trajs)))) for i in range(0, len(trajs), mb)]
         total_tokens = sum(sum(t.loss_mask) for t in trajs)
         self.model.train()
-        self.opt.zero_grad(set_to_none=True)
+        fixed: list[dict | None] = [None] * len(chunks)
         agg: dict[str, float] = {}
-        for idx in chunks:
-            b = pad_batch([trajs[i] for i in idx])
-            adv = torch.tensor([advantages[i] for i in idx], dtype=torch.float32)
-            lp, ent = token_logprobs(
-                self.model, b["input_ids"], b["attention_mask"], self.temperature, with_entropy=True
+        grad_norms: list[float] = []
+        for epoch in range(passes):
+            self.opt.zero_grad(set_to_none=True)
+            for c, idx in enumerate(chunks):
+                f = fixed[c]
+                b = f["batch"] if f else pad_batch([trajs[i] for i in idx])
+                lp, ent = token_logprobs(
+                    self.model, b["input_ids"], b["attention_mask"], self.temperature, with_entropy=True
+                )
+                if f is None:
+                    # The proximal policy is the learner at the start of the step. The weights only change
+                    # after the first pass's last micro-batch, so its forward pass with gradients already gives
+                    # the proximal logprobs (detached): no separate no-grad pass is needed. Later passes reuse
+                    # them, with the reference logprobs and the off-policy weights.
+                    prox_lp = lp.detach()
+                    weights, mask, off = offpolicy_weights(prox_lp, b["behaviour"], b["mask"], cfg)
+                    ref_lp = None
+                    if self.ref is not None:
+                        with torch.no_grad():
+                            ref_lp, _ = token_logprobs(self.ref, b["input_ids"], b["attention_mask"], self.temperature)
+                    f = fixed[c] = {
+                        "batch": b,
+                        "adv": torch.tensor([advantages[i] for i in idx], dtype=torch.float32),
+                        "old": prox_lp if cfg.decoupled else b["behaviour"],
+                        "weights": weights if cfg.decoupled else None,
+                        "mask": mask,
+                        "ref": ref_lp,
+                        "off": off,
+                    }
+                loss, stats = policy_loss(
+                    lp,
+                    f["old"],
+                    f["adv"],
+                    f["mask"],
+                    cfg,
+                    weights=f["weights"],
+                    ref_logprobs=f["ref"],
+                    entropy=ent,
+                    constant_normalizer=self.constant_normalizer,
+                )
+                # token-weighted accumulation so each pass equals one pass over the whole batch
+                share = (
+                    float(b["mask"].sum()) / max(1.0, total_tokens)
+                    if cfg.aggregation == "token_mean"
+                    else (len(idx) / len(trajs))
+                )
+                (loss * share).backward()
+                stats["entropy"] = float((ent.detach() * f["mask"]).sum() / f["mask"].sum().clamp(min=1.0))
+                # loss statistics are averaged over the passes; the off-policy ones exist once per step
+                weighted = [(stats, share / passes)] + ([(f["off"], share)] if epoch == 0 else [])
+                for part, w in weighted:
+                    for k, v in part.items():
+                        if k.endswith("_max"):
+                            agg[k] = max(agg.get(k, 0.0), v)
+                        elif k.endswith("masked_tokens"):
+                            agg[k] = agg.get(k, 0.0) + v
+                        else:
+                            agg[k] = agg.get(k, 0.0) + v * w
+            grad_norm = torch.nn.utils.clip_grad_norm_(
+                [p for p in self.model.parameters() if p.requires_grad], self.algo.grad_clip
             )
-            # The proximal policy is the learner at the start of the step. The weights only change after the
-            # last micro-batch, so the forward pass with gradients already gives its logprobs (detached): no
-            # separate no-grad pass is needed.
-            prox_lp = lp.detach()
-            weights, mask, off = offpolicy_weights(prox_lp, b["behaviour"], b["mask"], cfg)
-            old = prox_lp if cfg.decoupled else b["behaviour"]
-            if not cfg.decoupled:
-                weights = None
-            ref_lp = None
-            if self.ref is not None:
-                with torch.no_grad():
-                    ref_lp, _ = token_logprobs(self.ref, b["input_ids"], b["attention_mask"], self.temperature)
-            loss, stats = policy_loss(
-                lp,
-                old,
-                adv,
-                mask,
-                cfg,
-                weights=weights,
-                ref_logprobs=ref_lp,
-                entropy=ent,
-                constant_normalizer=self.constant_normalizer,
-            )
-            # token-weighted accumulation so the step equals one pass over the whole batch
-            share = (
-                float(b["mask"].sum()) / max(1.0, total_tokens)
-                if cfg.aggregation == "token_mean"
-                else (len(idx) / len(trajs))
-            )
-            (loss * share).backward()
-            stats["entropy"] = float((ent.detach() * mask).sum() / mask.sum().clamp(min=1.0))
-            for k, v in {**stats, **off}.items():
-                if k.endswith("_max"):
-                    agg[k] = max(agg.get(k, 0.0), v)
-                elif k.endswith("masked_tokens"):
-                    agg[k] = agg.get(k, 0.0) + v
-                else:
-                    agg[k] = agg.get(k, 0.0) + v * share
-        grad_norm = torch.nn.utils.clip_grad_norm_(
-            [p for p in self.model.parameters() if p.requires_grad], self.algo.grad_clip
-        )
-        self.opt.step()
-        self.sched.step()
+            self.opt.step()
+            self.sched.step()
+            grad_norms.append(float(grad_norm))
         self.version += 1
         agg.update(
             {
-                "grad_norm": float(grad_norm),
+                "grad_norm": sum(grad_norms) / len(grad_norms),
                 "lr": self.sched.get_last_lr()[0],
                 "tokens": float(total_tokens),
                 "sequences": float(len(trajs)),

@@ -70,3 +70,19 @@ def test_save_and_load_restore_weights_optimizer_and_version(saved_policies: dic
     sa, sb = a.step(_batch(), [1.0, 0.0, -1.0, 0.0]), b.step(_batch(), [1.0, 0.0, -1.0, 0.0])
     assert abs(sa["grad_norm"] - sb["grad_norm"]) < 1e-5
     assert abs(a.parameter_checksum() - b.parameter_checksum()) < 1e-5
+
+
+def test_updates_per_step_makes_several_updates_on_one_batch_under_the_clip(saved_policies: dict[str, Path]) -> None:
+    path = saved_policies["nemotron-h-tiny"]
+    one = LearnerImpl(path, {"lr": 1e-3}, {})
+    two = LearnerImpl(path, {"lr": 1e-3, "updates_per_step": 2}, {})
+    trajs, adv = _batch(), [1.0, -1.0, 1.0, -1.0]
+    before = [_seq_logprob(one, t) for t in trajs]
+    s1, s2 = one.step(trajs, adv), two.step(trajs, adv)
+    assert s1["version"] == s2["version"] == 1  # one policy version per step, however many updates
+    adam_steps = {int(st["step"]) for st in two.opt.state.values()}
+    assert adam_steps == {2}
+    a1, a2 = [_seq_logprob(one, t) for t in trajs], [_seq_logprob(two, t) for t in trajs]
+    assert a2[0] > before[0] and a2[1] < before[1] and a2 != a1  # along the advantage, and not where one went
+    # the first pass is on the proximal policy itself (ratio 1); the second clips against it
+    assert s1["clip_fraction"] == 0.0 and s2["clip_fraction"] > 0.0

@@ -77,6 +77,11 @@ class AlgoConfig(Section):
     """Linear learning-rate warmup steps."""
     grad_clip: float = Field(default=1.0, gt=0.0)
     """Gradient norm clip."""
+    updates_per_step: int = Field(default=1, ge=1)
+    """Optimizer updates on each step's batch (PPO epochs; TRL's `num_iterations`, mu in the GRPO paper). The
+    proximal and reference logprobs come from the first pass; later passes clip against them, so the clip
+    bounds how far one batch moves the policy. The policy version (and weight sync) advances once per step.
+    Worth it when the learner waits for rollouts: the extra passes use time the learner would spend idle."""
     micro_batch_sequences: int = Field(default=8, ge=1)
     """Sequences per forward/backward pass (gradient accumulation over the step's batch)."""
     max_staleness: int = Field(default=1, ge=0)
