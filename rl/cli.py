@@ -546,6 +546,7 @@ def eval_run(
     import ray
     from rich.progress import Progress
 
+    from rl.budget import warn_token_budget
     from rl.cluster import init_ray
     from rl.eval.checkpoints import materialize
     from rl.eval.report import write_report
@@ -559,6 +560,8 @@ def eval_run(
         for c in ckpts:
             path = materialize(c, folder / "checkpoints", init_seed)
             check_engine(path)
+            if c is ckpts[0]:  # one tokenizer family per comparison; the budget is the same for all
+                warn_token_budget(env_ids, path, sampling, ecfg.budget_keys())
             out.print(f"[bold]{c.name}[/]: {path} on {len(env_ids)} env configs x {len(seed_list)} seeds x {ecfg.n}")
             with Progress(console=out, transient=True) as bar:
                 job = bar.add_task(f"{c.name}: task seeds", total=len(env_ids) * len(seed_list))

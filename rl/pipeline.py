@@ -42,6 +42,7 @@ def _stage_cfg(cfg: RunConfig, name: str, **updates: Any) -> RunConfig:
 
 def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> PipelineResult:
     """Run SFT, GRPO from the SFT checkpoint, and the three-stage evaluation; write the report."""
+    from rl.budget import warn_token_budget
     from rl.eval.checkpoints import Checkpoint, materialize
     from rl.eval.report import write_report
     from rl.eval.runner import evaluate
@@ -82,6 +83,8 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> Pip
     }
     results = {}
     eval_rollout = ev.standalone_rollout(cfg.rollout)  # nothing else runs now
+    eval_sampling = eval_rollout.sampling.model_copy(update=ev.sampling_overrides())
+    warn_token_budget(ev.env_ids(), paths["SFT"], eval_sampling, ev.budget_keys())
     for stage, path in paths.items():
         results[stage] = evaluate(
             str(path),

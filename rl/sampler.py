@@ -50,6 +50,10 @@ class TaskSampler:
         shares = sorted(((p, e) for e, p in zip(self.env_ids, self.probs, strict=True) if p > 0), reverse=True)
         return ", ".join(f"{e} {p:.0%}" for p, e in shares)
 
+    def active_env_ids(self) -> list[str]:
+        """The env configs this sampler can draw (weight above 0)."""
+        return [e for e, p in zip(self.env_ids, self.probs, strict=True) if p > 0]
+
     def task(self, n: int) -> Task:
         """The n-th task (independent of any other call)."""
         rng = np.random.default_rng([self.seed, n])

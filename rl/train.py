@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rl.budget import warn_token_budget
 from rl.checkpoint import commit, latest_checkpoint, read_state, tmp_dir
 from rl.cluster import init_ray
 from rl.config.loader import dump_config
@@ -189,6 +190,7 @@ def train(
         from rich.console import Console
 
         Console(stderr=True).print(f"rollout engine: {engine}\nenv mix: {mix}", highlight=False)
+    warn_token_budget(sampler.active_env_ids(), policy_path, sampling, "rollout.sampling", progress)
     B = algo.groups_per_step
     ctrl = StalenessController(B, algo.max_staleness, admitted=version * B, consumed=version * B)
     writer = MetricsWriter(run_dir)

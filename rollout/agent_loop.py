@@ -46,6 +46,10 @@ class ChatRenderer:
         """The opening prompt, ending with the assistant header."""
         return self.encode(self._render(messages, tools, True))
 
+    def conversation_ids(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> list[int]:
+        """A whole conversation, without a generation prompt."""
+        return self.encode(self._render(messages, tools, False))
+
     def observation_ids(
         self, history: list[dict[str, Any]], new: list[dict[str, Any]], tools: list[dict[str, Any]] | None
     ) -> list[int]:

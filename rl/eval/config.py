@@ -105,3 +105,10 @@ class EvalConfig(Section):
         if self.max_total_tokens is not None:
             out["max_total_tokens"] = self.max_total_tokens
         return out
+
+    def budget_keys(self) -> tuple[str, str]:
+        """The config sections the eval's max_new_tokens and max_total_tokens come from (for messages)."""
+        return (
+            "eval" if self.max_new_tokens is not None else "rollout.sampling",
+            "eval" if self.max_total_tokens is not None else "rollout.sampling",
+        )
