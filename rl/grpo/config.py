@@ -68,7 +68,9 @@ class AlgoConfig(Section):
     env_mix: dict[str, float] = Field(default_factory=lambda: {"tools-calculator-easy": 1.0})
     """Env ids or family names with sampling weights (a family's weight is split over its configs)."""
     advantage: Literal["grpo", "dr_grpo", "rloo"] = "grpo"
-    """Group baseline: mean with std normalisation (GRPO), mean without (Dr.GRPO), or leave-one-out mean (RLOO)."""
+    """Group baseline: mean with std normalisation (GRPO), mean without (Dr.GRPO), or leave-one-out mean (RLOO).
+    With partial-credit `reward_components`, std normalisation turns small reward differences inside a failing
+    group into full-size advantages; dr_grpo keeps them small."""
     lr: float = Field(default=1e-5, gt=0.0)
     """AdamW learning rate."""
     weight_decay: float = Field(default=0.0, ge=0.0)
