@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,36 @@ def test_shipped_configs_leave_room_for_every_oracle(name: str, evaluates: bool,
         envs |= set(cfg.eval.env_ids())
     s = cfg.rollout.sampling
     assert budget_problems(oracle_needs(sorted(envs), tokenizer), s.max_new_tokens, s.max_total_tokens, name) == []
+
+
+class _StuckEnv(environments.AgentEnv):
+    family = "test"
+
+    def new_task(self, rng):
+        return [environments.user("anything")]
+
+    def handle(self, action):
+        time.sleep(3600)  # a tool that never returns
+        return environments.Outcome([environments.user("never")])
+
+    def oracle_action(self):
+        return {"content": "x"}
+
+
+class _NoOracleEnv(_StuckEnv):
+    def oracle_action(self):
+        raise NotImplementedError
+
+
+def test_envs_that_hang_or_have_no_oracle_are_skipped_not_waited_for(tokenizer) -> None:
+    environments.register("test-budget-stuck", _StuckEnv, max_turns=2)
+    environments.register("test-budget-no-oracle", _NoOracleEnv, max_turns=2)
+    try:
+        t0 = time.perf_counter()
+        needs = oracle_needs(["test-budget-no-oracle", "test-budget-stuck"], tokenizer, seeds=2, timeout_s=1.0)
+        assert needs == [] and time.perf_counter() - t0 < 5.0
+        needs = oracle_needs(["test-budget-no-oracle", "tools-calculator-easy"], tokenizer, seeds=2)
+        assert [n.env_id for n in needs] == ["tools-calculator-easy"]
+    finally:
+        environments.unregister("test-budget-stuck")
+        environments.unregister("test-budget-no-oracle")
