@@ -59,6 +59,9 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> Pip
     log("[1/3] SFT on env-oracle demonstrations")
     sft_res = run_sft(_stage_cfg(cfg, "sft"), log=log)
     seconds["sft"] = time.perf_counter() - t0
+    # the evaluation's budget, checked now rather than after GRPO (GRPO checks its own mix when it starts)
+    ev_sampling = cfg.rollout.sampling.model_copy(update=cfg.eval.sampling_overrides())
+    warn_token_budget(cfg.eval.env_ids(), sft_res.checkpoint, ev_sampling, cfg.eval.budget_keys())
 
     t0 = time.perf_counter()
     log(f"[2/3] asynchronous GRPO from {sft_res.checkpoint}")
@@ -83,8 +86,6 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> Pip
     }
     results = {}
     eval_rollout = ev.standalone_rollout(cfg.rollout)  # nothing else runs now
-    eval_sampling = eval_rollout.sampling.model_copy(update=ev.sampling_overrides())
-    warn_token_budget(ev.env_ids(), paths["SFT"], eval_sampling, ev.budget_keys())
     for stage, path in paths.items():
         results[stage] = evaluate(
             str(path),
