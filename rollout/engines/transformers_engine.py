@@ -1,19 +1,32 @@
-"""The transformers engine: batched `generate` with cache, for policies vLLM cannot serve on this device.
+"""The transformers engine: a token-by-token decode loop with continuous batching, for policies vLLM cannot
+serve on this device.
 
-Requests that arrive while a batch is running wait for the next batch (micro-batching): each batch is
-left-padded and run to completion by `model.generate`, so unlike vLLM there is no continuous batching across
-episodes mid-generation. Left padding was checked to give the same logits as unpadded generation for the
-hybrid Mamba presets. Sampling uses torch's global generator on the engine thread, seeded per batch.
+Requests join the running batch as they arrive: each decode step first prefills the waiting prompts (left-padded)
+and merges their cache rows into the batch's `DynamicCache` (attention keys/values are left-padded to a common
+length and masked, Mamba conv/recurrent states are per row), then samples one token for every row, and drops the
+rows that finished. So an episode's next turn never waits for the rest of a batch, and a batch never spends
+steps on rows that are already done. Left padding was checked to give the same logits as unpadded generation for
+the hybrid Mamba presets, and the tests compare every behaviour logprob with the learner's recomputation.
+
+Deliberately simplified: one batch shares temperature and top-p (other requests wait until it drains), and a
+cache whose layers are not plain attention or Mamba layers (e.g. sliding-window attention) is served without
+merging: new requests wait until the running batch has drained. A weight update waits for the running batch to
+finish and holds new requests back meanwhile, so each completion comes from one policy version. Sampling uses a
+`torch.Generator` owned by the engine, seeded from the first request of each batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+from transformers.cache_utils import DynamicLayer, LinearAttentionLayer
+from transformers.generation.logits_process import TopPLogitsWarper
 
 from rollout.engines.base import Engine, Generation, GenParams
 
@@ -25,16 +38,91 @@ class _Request:
     prompt_ids: list[int]
     params: GenParams
     future: asyncio.Future = field(repr=False)
+    loop: asyncio.AbstractEventLoop = field(repr=False)
+    tokens: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    version: int = 0
+
+    def resolve(self, value: Generation | BaseException) -> None:
+        """Hand the result (or the error) to the waiting coroutine, from the engine thread."""
+
+        def _set() -> None:
+            if self.future.done():
+                return
+            if isinstance(value, BaseException):
+                self.future.set_exception(value)
+            else:
+                self.future.set_result(value)
+
+        self.loop.call_soon_threadsafe(_set)
+
+
+class _NotMergeable(Exception):
+    """The cache has a layer type whose rows cannot be merged (new requests wait for the batch to drain)."""
+
+
+def _left_pad(x: torch.Tensor, length: int, dim: int) -> torch.Tensor:
+    pad = length - x.shape[dim]
+    if pad <= 0:
+        return x
+    shape = list(x.shape)
+    shape[dim] = pad
+    return torch.cat([x.new_zeros(shape), x], dim=dim)
+
+
+def merge_rows(cache: DynamicCache, mask: torch.Tensor, new: DynamicCache, new_mask: torch.Tensor) -> torch.Tensor:
+    """Append `new`'s batch rows to `cache` in place and return the merged attention mask. Attention keys and
+    values are left-padded (and masked) to the longer of the two; Mamba states are per row."""
+    length = max(mask.shape[1], new_mask.shape[1])
+    for a, b in zip(cache.layers, new.layers, strict=True):
+        if type(a) is DynamicLayer and type(b) is DynamicLayer:
+            if a.is_initialized and b.is_initialized:
+                a.keys = torch.cat([_left_pad(a.keys, length, -2), _left_pad(b.keys, length, -2)])
+                a.values = torch.cat([_left_pad(a.values, length, -2), _left_pad(b.values, length, -2)])
+            elif a.is_initialized or b.is_initialized:
+                raise _NotMergeable("attention layer initialised in one cache only")
+        elif type(a) is LinearAttentionLayer and type(b) is LinearAttentionLayer:
+            for i in range(a.number_of_states):
+                if a.is_conv_states_initialized[i] != b.is_conv_states_initialized[i]:
+                    raise _NotMergeable("conv state initialised in one cache only")
+                if a.is_conv_states_initialized[i]:
+                    a.conv_states[i] = torch.cat([a.conv_states[i], b.conv_states[i]])
+                if a.is_recurrent_states_initialized[i] != b.is_recurrent_states_initialized[i]:
+                    raise _NotMergeable("recurrent state initialised in one cache only")
+                if a.is_recurrent_states_initialized[i]:
+                    a.recurrent_states[i] = torch.cat([a.recurrent_states[i], b.recurrent_states[i]])
+        else:
+            raise _NotMergeable(f"cache layer {type(a).__name__}")
+    return torch.cat([_left_pad(mask, length, 1), _left_pad(new_mask, length, 1)])
+
+
+def positions(mask: torch.Tensor) -> torch.Tensor:
+    """Each token's position among its row's real tokens (left padding does not count), as `generate` computes
+    them; rotary attention needs them, Nemotron-H's attention has no positions."""
+    return (mask.cumsum(-1) - 1).clamp(min=0)
+
+
+def mergeable(cache: DynamicCache) -> bool:
+    """Whether `merge_rows` can add rows to this cache (plain attention and Mamba layers only)."""
+    return all(type(layer) in (DynamicLayer, LinearAttentionLayer) for layer in cache.layers)
 
 
 class TransformersEngine(Engine):
-    """Serve a Hugging Face checkpoint directory with `transformers`."""
+    """Serve a Hugging Face checkpoint directory with `transformers`, batching continuously."""
 
     name = "transformers"
 
     def __init__(
-        self, path: str | Path, dtype: str = "float32", max_batch: int = 32, seed: int = 0, device: str | None = None
+        self,
+        path: str | Path,
+        dtype: str = "float32",
+        max_batch: int = 32,
+        seed: int = 0,
+        device: str | None = None,
+        continuous: bool = True,
     ):
+        """`continuous=False` makes new requests wait until the running batch has drained (micro-batching, the
+        comparison point of benchmarks/rollout_throughput.py)."""
         super().__init__()
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype], local_files_only=True)
@@ -43,78 +131,178 @@ class TransformersEngine(Engine):
         self.eos_id = tok.eos_token_id
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.eos_id
         self.max_batch = max_batch
-        self._pending: list[_Request] = []
-        self._runner: asyncio.Task | None = None
-        self._batches = 0
+        self.continuous = continuous
         self._seed = seed
+        self._lock = threading.Lock()
+        self._pending: list[_Request] = []
+        self._serving = False
+        self._updates_waiting = 0
+        self._generator = torch.Generator(self.device)
+        self.stats = {
+            "batches": 0,
+            "decode_steps": 0,
+            "joined_running_batch": 0,
+            "row_steps": 0,
+            "prefill_s": 0.0,
+            "decode_s": 0.0,
+        }
+        """Counters: batches started, decode steps, requests that joined a running batch, rows summed over steps."""
+
+    # ---- request side (event loop) ----
 
     async def generate(self, prompt_ids: list[int], params: GenParams) -> Generation:
-        fut = asyncio.get_running_loop().create_future()
-        self._pending.append(_Request(list(prompt_ids), params, fut))
-        if self._runner is None or self._runner.done():
-            self._runner = asyncio.create_task(self._run())
-        return await fut
+        loop = asyncio.get_running_loop()
+        req = _Request(list(prompt_ids), params, loop.create_future(), loop)
+        with self._lock:
+            self._pending.append(req)
+        self._kick()
+        return await req.future
 
-    async def _run(self) -> None:
-        while self._pending:
-            # one batch shares temperature/top_p; others wait for the next round
-            first = self._pending[0].params
-            batch = [
-                r for r in self._pending if (r.params.temperature, r.params.top_p) == (first.temperature, first.top_p)
-            ][: self.max_batch]
-            for r in batch:
+    def _kick(self) -> None:
+        """Start the serving loop on the engine thread unless it runs or a weight update waits."""
+        with self._lock:
+            start = bool(self._pending) and not self._serving and not self._updates_waiting
+            if start:
+                self._serving = True
+        if start:
+            self._thread.submit(self._serve)
+
+    async def update_weights(self, weights, version: int) -> None:  # noqa: D102 (Engine API)
+        with self._lock:
+            self._updates_waiting += 1  # the running batch admits nobody new and drains
+        try:
+            await super().update_weights(weights, version)
+        finally:
+            with self._lock:
+                self._updates_waiting -= 1
+            self._kick()
+
+    def _take(self, n: int, sampling: tuple[float, float] | None) -> list[_Request]:
+        """Up to n pending requests with these (temperature, top_p) (the first one's when None); nothing while a
+        weight update waits."""
+        with self._lock:
+            if self._updates_waiting or n <= 0:
+                return []
+            live = [r for r in self._pending if not r.future.cancelled()]
+            self._pending = live
+            if not live:
+                return []
+            key = sampling or (live[0].params.temperature, live[0].params.top_p)
+            taken = [r for r in live if (r.params.temperature, r.params.top_p) == key][:n]
+            for r in taken:
                 self._pending.remove(r)
-            try:
-                results = await self._on_engine_thread(self._generate_batch, batch, self.version)
-            except Exception as exc:  # infrastructure failure: every waiting episode sees it
-                for r in batch:
-                    if not r.future.done():
-                        r.future.set_exception(exc)
-                continue
-            for r, res in zip(batch, results, strict=True):
-                if not r.future.done():
-                    r.future.set_result(res)
+            return taken
 
-    @torch.no_grad()
-    def _generate_batch(self, batch: list[_Request], version: int) -> list[Generation]:
-        self._batches += 1
-        seed = batch[0].params.seed
-        torch.manual_seed(seed if seed is not None else self._seed * 1_000_003 + self._batches)
+    # ---- engine thread ----
+
+    def _serve(self) -> None:
+        try:
+            while True:
+                batch = self._take(self.max_batch, None)
+                if not batch:
+                    break
+                owned = list(batch)  # every request this batch serves, including those that join it
+                try:
+                    self._run_batch(batch, owned)
+                except Exception as exc:  # infrastructure failure: every episode of the batch sees it
+                    for r in owned:
+                        r.resolve(exc)
+        finally:
+            with self._lock:
+                self._serving = False
+        self._kick()  # requests that arrived while the loop was stopping
+
+    def _prefill(self, batch: list[_Request]) -> tuple[DynamicCache, torch.Tensor, torch.Tensor]:
+        """Run the prompts (left-padded); returns their cache, attention mask and last-position logits."""
         width = max(len(r.prompt_ids) for r in batch)
         ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for i, r in enumerate(batch):
             ids[i, width - len(r.prompt_ids) :] = torch.tensor(r.prompt_ids)
             mask[i, width - len(r.prompt_ids) :] = 1
-        p = batch[0].params
-        max_new = max(r.params.max_new_tokens for r in batch)
-        out = self.model.generate(
-            input_ids=ids.to(self.device),
-            attention_mask=mask.to(self.device),
-            max_new_tokens=max_new,
-            do_sample=True,
-            temperature=p.temperature,
-            top_p=p.top_p,
-            top_k=0,
-            eos_token_id=self.eos_id,
-            pad_token_id=self.pad_id,
-            output_logits=True,
-            return_dict_in_generate=True,
+            r.version = self.version
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        cache = DynamicCache(config=self.model.config)
+        t0 = time.perf_counter()
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions(mask),
+            past_key_values=cache,
             use_cache=True,
+            logits_to_keep=1,
         )
-        new = out.sequences[:, width:].cpu()
-        logits = torch.stack(out.logits, dim=1).float().cpu() / p.temperature  # [batch, steps, vocab]
-        logp = torch.log_softmax(logits, dim=-1).gather(-1, new[:, : logits.shape[1], None])[..., 0]
-        results = []
-        for i, r in enumerate(batch):
-            toks = new[i].tolist()
-            limit = r.params.max_new_tokens
-            if self.eos_id in toks[:limit]:
-                n, reason = toks.index(self.eos_id) + 1, "stop"
-            else:
-                n, reason = min(limit, len(toks)), "length"
-            results.append(Generation(toks[:n], logp[i, :n].tolist(), reason, version))
-        return results
+        self.stats["prefill_s"] += time.perf_counter() - t0
+        return out.past_key_values, mask, out.logits[:, -1].float()
+
+    @torch.no_grad()
+    def _run_batch(self, batch: list[_Request], owned: list[_Request]) -> None:
+        self.stats["batches"] += 1
+        seed = batch[0].params.seed
+        self._generator.manual_seed(seed if seed is not None else self._seed * 1_000_003 + self.stats["batches"])
+        temperature, top_p = batch[0].params.temperature, batch[0].params.top_p
+        top_p_warper = TopPLogitsWarper(top_p) if top_p < 1.0 else None
+        rows = list(batch)
+        cache, mask, logits = self._prefill(rows)
+        merging = self.continuous and mergeable(cache)
+        while rows:
+            scores = logits / temperature
+            logp = torch.log_softmax(scores, dim=-1)
+            probs = logp.exp() if top_p_warper is None else torch.softmax(top_p_warper(None, scores), dim=-1)
+            nxt = torch.multinomial(probs, 1, generator=self._generator)[:, 0]
+            chosen = logp.gather(1, nxt[:, None])[:, 0].tolist()
+            self.stats["decode_steps"] += 1  # counted before any row is handed back
+            self.stats["row_steps"] += len(rows)
+            keep = []
+            for i, (r, tok, lp) in enumerate(zip(rows, nxt.tolist(), chosen, strict=True)):
+                r.tokens.append(tok)
+                r.logprobs.append(lp)
+                if tok == self.eos_id or len(r.tokens) >= r.params.max_new_tokens:
+                    reason = "stop" if tok == self.eos_id else "length"
+                    r.resolve(Generation(r.tokens, r.logprobs, reason, r.version))
+                elif not r.future.cancelled():
+                    keep.append(i)
+            if len(keep) < len(rows):
+                if not keep:
+                    rows = []
+                else:
+                    idx = torch.tensor(keep, device=self.device)
+                    cache.reorder_cache(idx)
+                    rows, mask, nxt = [rows[i] for i in keep], mask[idx], nxt[idx]
+                    start = int((mask.sum(0) > 0).nonzero()[0])  # columns padded in every row left
+                    if start and merging:
+                        self._trim(cache, start)
+                        mask = mask[:, start:]
+            joining = self._take(self.max_batch - len(rows), (temperature, top_p)) if merging else []
+            owned += joining
+            if joining:
+                self.stats["joined_running_batch"] += len(joining)
+                new_cache, new_mask, new_logits = self._prefill(joining)
+            if rows:
+                mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
+                t0 = time.perf_counter()
+                out = self.model(
+                    input_ids=nxt[:, None],
+                    attention_mask=mask,
+                    position_ids=positions(mask)[:, -1:],
+                    past_key_values=cache,
+                    use_cache=True,
+                )
+                self.stats["decode_s"] += time.perf_counter() - t0
+                logits = out.logits[:, -1].float()
+                if joining:
+                    mask = merge_rows(cache, mask, new_cache, new_mask)
+                    logits = torch.cat([logits, new_logits])
+                    rows += joining
+            elif joining:
+                rows, cache, mask, logits = joining, new_cache, new_mask, new_logits
+
+    @staticmethod
+    def _trim(cache: DynamicCache, start: int) -> None:
+        """Drop the first `start` key/value positions (masked in every row) from the attention layers."""
+        for layer in cache.layers:
+            if type(layer) is DynamicLayer and layer.is_initialized:
+                layer.keys, layer.values = layer.keys[..., start:, :], layer.values[..., start:, :]
 
     def _load_weights(self, items: list[tuple[str, torch.Tensor]]) -> None:
         params = dict(self.model.named_parameters())
