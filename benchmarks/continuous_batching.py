@@ -54,6 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--policy", default=None, help="checkpoint directory (default: random-init nemotron-h-tiny)")
     parser.add_argument("--episodes", type=int, default=128)
+    parser.add_argument("--max-batch", type=int, nargs="+", default=[64, 32], help="engine batch limits to compare")
     args = parser.parse_args()
     torch.set_num_threads(1)
     path = args.policy
@@ -63,8 +64,8 @@ def main() -> None:
     renderer = ChatRenderer(AutoTokenizer.from_pretrained(path, local_files_only=True))
     pool = concurrent.futures.ThreadPoolExecutor(8)
     rows = []
-    for continuous in (False, True):
-        engine = TransformersEngine(path, max_batch=IN_FLIGHT, continuous=continuous)
+    for continuous, max_batch in [(c, b) for b in args.max_batch for c in (False, True)]:
+        engine = TransformersEngine(path, max_batch=max_batch, continuous=continuous)
         t0 = time.perf_counter()
         trajs = asyncio.run(play(engine, renderer, args.episodes, pool))
         dt = time.perf_counter() - t0
@@ -73,6 +74,7 @@ def main() -> None:
         rows.append(
             {
                 "batching": "continuous" if continuous else "drain first",
+                "max_batch": max_batch,
                 "seconds": dt,
                 "episodes_per_s": len(trajs) / dt,
                 "gen_tokens_per_s": tokens / dt,
@@ -85,7 +87,8 @@ def main() -> None:
         )
         print(rows[-1], flush=True)
         engine.close()
-    rows[1]["speedup"] = rows[0]["seconds"] / rows[1]["seconds"]
+    for drain, cont in zip(rows[::2], rows[1::2], strict=True):
+        cont["speedup_vs_drain_first"] = drain["seconds"] / cont["seconds"]
     print_table("transformers engine: continuous batching vs drain first", rows)
     out = write_result(
         "continuous_batching",

@@ -242,8 +242,8 @@ class TransformersEngine(Engine):
         self._generator.manual_seed(seed if seed is not None else self._seed * 1_000_003 + self.stats["batches"])
         temperature, top_p = batch[0].params.temperature, batch[0].params.top_p
         top_p_warper = TopPLogitsWarper(top_p) if top_p < 1.0 else None
-        rows = list(batch)
-        cache, mask, logits = self._prefill(rows)
+        rows: list[_Request | None] = list(batch)
+        cache, mask, logits = self._prefill(batch)
         merging = self.continuous and mergeable(cache)
         while rows:
             scores = logits / temperature
@@ -252,20 +252,26 @@ class TransformersEngine(Engine):
             nxt = torch.multinomial(probs, 1, generator=self._generator)[:, 0]
             chosen = logp.gather(1, nxt[:, None])[:, 0].tolist()
             self.stats["decode_steps"] += 1  # counted before any row is handed back
-            self.stats["row_steps"] += len(rows)
-            keep = []
+            self.stats["row_steps"] += sum(r is not None for r in rows)
             for i, (r, tok, lp) in enumerate(zip(rows, nxt.tolist(), chosen, strict=True)):
+                if r is None:  # finished earlier, waiting for the next compaction
+                    continue
                 r.tokens.append(tok)
                 r.logprobs.append(lp)
                 if tok == self.eos_id or len(r.tokens) >= r.params.max_new_tokens:
                     reason = "stop" if tok == self.eos_id else "length"
                     r.resolve(Generation(r.tokens, r.logprobs, reason, r.version))
-                elif not r.future.cancelled():
-                    keep.append(i)
-            if len(keep) < len(rows):
-                if not keep:
-                    rows = []
-                else:
+                    rows[i] = None
+                elif r.future.cancelled():
+                    rows[i] = None
+            keep = [i for i, r in enumerate(rows) if r is not None]
+            # Removing rows and merging new ones each copy the whole cache, so they wait until a quarter of
+            # the rows are done, or enough requests wait to be worth a merge.
+            joining = []
+            if merging and (not keep or self._waiting((temperature, top_p)) >= self._join_threshold(len(keep))):
+                joining = self._take(self.max_batch - len(keep), (temperature, top_p))
+            if len(keep) < len(rows) and (not keep or joining or len(rows) - len(keep) >= max(1, len(rows) // 4)):
+                if keep:
                     idx = torch.tensor(keep, device=self.device)
                     cache.reorder_cache(idx)
                     rows, mask, nxt = [rows[i] for i in keep], mask[idx], nxt[idx]
@@ -273,7 +279,8 @@ class TransformersEngine(Engine):
                     if start and merging:
                         self._trim(cache, start)
                         mask = mask[:, start:]
-            joining = self._take(self.max_batch - len(rows), (temperature, top_p)) if merging else []
+                else:
+                    rows = []
             owned += joining
             if joining:
                 self.stats["joined_running_batch"] += len(joining)
@@ -295,7 +302,19 @@ class TransformersEngine(Engine):
                     logits = torch.cat([logits, new_logits])
                     rows += joining
             elif joining:
-                rows, cache, mask, logits = joining, new_cache, new_mask, new_logits
+                rows, cache, mask, logits = list(joining), new_cache, new_mask, new_logits
+
+    def _join_threshold(self, live: int) -> int:
+        """How many compatible requests must wait before they are merged into a batch of `live` running rows."""
+        free = self.max_batch - live
+        return max(1, min(free, self.max_batch // 8)) if free > 0 else self.max_batch + 1
+
+    def _waiting(self, sampling: tuple[float, float]) -> int:
+        """Pending requests with these (temperature, top_p)."""
+        with self._lock:
+            return sum(
+                (r.params.temperature, r.params.top_p) == sampling and not r.future.cancelled() for r in self._pending
+            )
 
     @staticmethod
     def _trim(cache: DynamicCache, start: int) -> None:
