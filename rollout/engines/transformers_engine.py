@@ -1,12 +1,14 @@
 """The transformers engine: a token-by-token decode loop with continuous batching, for policies vLLM cannot
 serve on this device.
 
-Requests join the running batch as they arrive: each decode step first prefills the waiting prompts (left-padded)
-and merges their cache rows into the batch's `DynamicCache` (attention keys/values are left-padded to a common
-length and masked, Mamba conv/recurrent states are per row), then samples one token for every row, and drops the
-rows that finished. So an episode's next turn never waits for the rest of a batch, and a batch never spends
-steps on rows that are already done. Left padding was checked to give the same logits as unpadded generation for
-the hybrid Mamba presets, and the tests compare every behaviour logprob with the learner's recomputation.
+Requests join the running batch while it runs: waiting prompts are prefilled (left-padded) and their cache rows
+merged into the batch's `DynamicCache` (attention keys/values are left-padded to a common length and masked,
+Mamba conv/recurrent states are per row); rows that finish are handed back at once and removed from the batch.
+Removing and merging rows each copy the whole cache, so finished rows are removed once a quarter of the batch
+is done (or new rows merge), and new rows merge once enough of them wait (an eighth of `max_batch`) or the batch
+has drained. So an episode's next turn rarely waits for the rest of a batch, and a batch spends few steps on
+rows that are done. Left padding was checked to give the same logits as unpadded generation for the hybrid Mamba
+presets, and the tests compare the behaviour logprobs of merged rows with the learner's recomputation.
 
 Deliberately simplified: one batch shares temperature and top-p (other requests wait until it drains), and a
 cache whose layers are not plain attention or Mamba layers (e.g. sliding-window attention) is served without
@@ -122,7 +124,7 @@ class TransformersEngine(Engine):
         continuous: bool = True,
     ):
         """`continuous=False` makes new requests wait until the running batch has drained (micro-batching, the
-        comparison point of benchmarks/rollout_throughput.py)."""
+        comparison point of benchmarks/continuous_batching.py)."""
         super().__init__()
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype], local_files_only=True)
@@ -146,7 +148,8 @@ class TransformersEngine(Engine):
             "prefill_s": 0.0,
             "decode_s": 0.0,
         }
-        """Counters: batches started, decode steps, requests that joined a running batch, rows summed over steps."""
+        """Counters: batches started, decode steps, requests that joined a running batch, generated tokens (live
+        rows summed over decode steps), and seconds in prefill and decode forward passes."""
 
     # ---- request side (event loop) ----
 
