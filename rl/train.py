@@ -108,6 +108,21 @@ def _group_stats(groups: list[GroupResult]) -> dict[str, float]:
     return out
 
 
+def engine_step_stats(before: dict[str, float], now: dict[str, float]) -> dict[str, float]:
+    """The rollout engines' batching over one step, from their cumulative counters (none for engines without):
+    rows advanced per decode step, requests that joined a running batch, and prefill/decode forward seconds."""
+    if "decode_steps" not in now:
+        return {}
+    keys = ("decode_steps", "row_steps", "joined_running_batch", "prefill_s", "decode_s")
+    d = {k: now.get(k, 0) - before.get(k, 0) for k in keys}
+    return {
+        "engine/rows_per_decode_step": d["row_steps"] / max(1, d["decode_steps"]),
+        "engine/joined_running_batch": float(d["joined_running_batch"]),
+        "time/engine_prefill_s": d["prefill_s"],
+        "time/engine_decode_s": d["decode_s"],
+    }
+
+
 def check_engine_fit(cfg: RunConfig) -> str:
     """The engine the workers will use and why; EngineChoiceError (before anything starts) if the configured
     engine cannot serve the policy on this device."""
@@ -199,6 +214,7 @@ def train(
     history: list[dict[str, Any]] = []
     last_ckpt = existing
     t_idle = 0.0
+    engine_before = pool.engine_stats()
     t_step_start = t_begin = time.perf_counter()
     bar = _progress(progress, algo.steps, step)
     out_of_time = False
@@ -261,6 +277,7 @@ def train(
             t_sync = pool.update_weights(learner.weights.remote(), version)
             now = time.perf_counter()
             gen_tokens = sum(t.generated_tokens for g in batch for t in g.trajectories)
+            engine_now = pool.engine_stats()
             record = {
                 **stats,
                 **_group_stats(batch),
@@ -282,10 +299,11 @@ def train(
                 "time/generation_s": float(sum(t.generation_s for g in batch for t in g.trajectories)),
                 "time/env_s": float(sum(t.env_s for g in batch for t in g.trajectories)),
                 "throughput/generated_tokens_per_s": gen_tokens / max(1e-9, now - t_step_start),
+                **engine_step_stats(engine_before, engine_now),
             }
             writer.write(step, record)
             history.append(record)
-            t_idle, t_step_start = 0.0, now
+            t_idle, t_step_start, engine_before = 0.0, now, engine_now
             if bar is not None:
                 bar.update(step, reward=record["reward/mean"], success=record["success_rate"], version=version)
             out_of_time = algo.time_budget_s is not None and now - t_begin >= algo.time_budget_s

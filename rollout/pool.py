@@ -196,6 +196,14 @@ class RolloutPool:
                 self._restart(i)  # a dead worker comes back with these weights
         return time.perf_counter() - t0
 
+    def engine_stats(self) -> dict[str, float]:
+        """The workers' engine counters, summed (see `RolloutWorkerImpl.engine_stats`)."""
+        total: dict[str, float] = {}
+        for stats in ray.get([w.engine_stats.remote() for w in self.workers]):
+            for k, v in stats.items():
+                total[k] = total.get(k, 0) + v
+        return total
+
     def versions(self) -> list[int]:
         """Each worker's policy version."""
         return ray.get([w.get_version.remote() for w in self.workers])

@@ -163,6 +163,10 @@ class RolloutWorkerImpl:
                 f"{self.cfg.episode_timeout_s}"
             ) from None
 
+    async def engine_stats(self) -> dict[str, float]:
+        """The engine's cumulative counters (the transformers engine's batching; empty for engines without)."""
+        return dict(getattr(self.engine, "stats", {}))
+
     async def update_weights(self, weights: Weights, version: int) -> int:
         """Load new policy weights (transformers parameter names) and return the new version."""
         await self.engine.update_weights(weights, version)

@@ -75,8 +75,11 @@ def test_short_run_trains_checkpoints_and_resumes(tmp_path: Path) -> None:
         "engine_vs_learner/logprob_abs_diff_mean",
         "moe/entropy_mean",
         "advantage/std",
+        "time/engine_decode_s",
     ):
         assert key in metrics[0], key
+    # the engine's batching over the step: 2 groups x 2 episodes, at most 4 rows in a decode step
+    assert all(0 < m["engine/rows_per_decode_step"] <= 4 for m in metrics), metrics
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
     assert (run_dir / "config.yaml").is_file()
     assert first.curves == run_dir / "plots" / "training_curves.png"
@@ -150,3 +153,17 @@ def test_workers_on_a_second_node(tmp_path: Path) -> None:
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+def test_engine_step_stats_are_per_step_differences() -> None:
+    from rl.train import engine_step_stats
+
+    assert engine_step_stats({}, {}) == {}  # an engine without counters (vLLM) adds nothing
+    before = {"decode_steps": 10, "row_steps": 40, "joined_running_batch": 1, "prefill_s": 0.5, "decode_s": 2.0}
+    now = {"decode_steps": 30, "row_steps": 100, "joined_running_batch": 4, "prefill_s": 0.75, "decode_s": 3.5}
+    assert engine_step_stats(before, now) == {
+        "engine/rows_per_decode_step": 3.0,
+        "engine/joined_running_batch": 3.0,
+        "time/engine_prefill_s": 0.25,
+        "time/engine_decode_s": 1.5,
+    }
