@@ -197,9 +197,14 @@ class RolloutPool:
         return time.perf_counter() - t0
 
     def engine_stats(self) -> dict[str, float]:
-        """The workers' engine counters, summed (see `RolloutWorkerImpl.engine_stats`)."""
+        """The workers' engine counters, summed (see `RolloutWorkerImpl.engine_stats`). A dead worker counts
+        nothing: it is restarted where its groups are collected, not here."""
         total: dict[str, float] = {}
-        for stats in ray.get([w.engine_stats.remote() for w in self.workers]):
+        for ref in [w.engine_stats.remote() for w in self.workers]:
+            try:
+                stats = ray.get(ref)
+            except ray.exceptions.RayActorError:
+                continue
             for k, v in stats.items():
                 total[k] = total.get(k, 0) + v
         return total

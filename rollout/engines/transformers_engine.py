@@ -59,10 +59,6 @@ class _Request:
         self.loop.call_soon_threadsafe(_set)
 
 
-class _NotMergeable(Exception):
-    """The cache has a layer type whose rows cannot be merged (new requests wait for the batch to drain)."""
-
-
 def _left_pad(x: torch.Tensor, length: int, dim: int) -> torch.Tensor:
     pad = length - x.shape[dim]
     if pad <= 0:
@@ -74,7 +70,8 @@ def _left_pad(x: torch.Tensor, length: int, dim: int) -> torch.Tensor:
 
 def merge_rows(cache: DynamicCache, mask: torch.Tensor, new: DynamicCache, new_mask: torch.Tensor) -> torch.Tensor:
     """Append `new`'s batch rows to `cache` in place and return the merged attention mask. Attention keys and
-    values are left-padded (and masked) to the longer of the two; Mamba states are per row."""
+    values are left-padded (and masked) to the longer of the two; Mamba states are per row. ValueError for caches
+    `mergeable` rejects or whose layers differ in what they hold."""
     length = max(mask.shape[1], new_mask.shape[1])
     for a, b in zip(cache.layers, new.layers, strict=True):
         if type(a) is DynamicLayer and type(b) is DynamicLayer:
@@ -82,19 +79,19 @@ def merge_rows(cache: DynamicCache, mask: torch.Tensor, new: DynamicCache, new_m
                 a.keys = torch.cat([_left_pad(a.keys, length, -2), _left_pad(b.keys, length, -2)])
                 a.values = torch.cat([_left_pad(a.values, length, -2), _left_pad(b.values, length, -2)])
             elif a.is_initialized or b.is_initialized:
-                raise _NotMergeable("attention layer initialised in one cache only")
+                raise ValueError("attention layer initialised in one cache only")
         elif type(a) is LinearAttentionLayer and type(b) is LinearAttentionLayer:
             for i in range(a.number_of_states):
                 if a.is_conv_states_initialized[i] != b.is_conv_states_initialized[i]:
-                    raise _NotMergeable("conv state initialised in one cache only")
+                    raise ValueError("conv state initialised in one cache only")
                 if a.is_conv_states_initialized[i]:
                     a.conv_states[i] = torch.cat([a.conv_states[i], b.conv_states[i]])
                 if a.is_recurrent_states_initialized[i] != b.is_recurrent_states_initialized[i]:
-                    raise _NotMergeable("recurrent state initialised in one cache only")
+                    raise ValueError("recurrent state initialised in one cache only")
                 if a.is_recurrent_states_initialized[i]:
                     a.recurrent_states[i] = torch.cat([a.recurrent_states[i], b.recurrent_states[i]])
         else:
-            raise _NotMergeable(f"cache layer {type(a).__name__}")
+            raise ValueError(f"cache layer {type(a).__name__}")
     return torch.cat([_left_pad(mask, length, 1), _left_pad(new_mask, length, 1)])
 
 
@@ -186,12 +183,11 @@ class TransformersEngine(Engine):
         with self._lock:
             if self._updates_waiting or n <= 0:
                 return []
-            live = [r for r in self._pending if not r.future.cancelled()]
-            self._pending = live
-            if not live:
+            self._pending = [r for r in self._pending if not r.future.cancelled()]
+            if not self._pending:
                 return []
-            key = sampling or (live[0].params.temperature, live[0].params.top_p)
-            taken = [r for r in live if (r.params.temperature, r.params.top_p) == key][:n]
+            first = self._pending[0].params
+            taken = self._matching(sampling or (first.temperature, first.top_p))[:n]
             for r in taken:
                 self._pending.remove(r)
             return taken
@@ -204,11 +200,10 @@ class TransformersEngine(Engine):
                 batch = self._take(self.max_batch, None)
                 if not batch:
                     break
-                owned = list(batch)  # every request this batch serves, including those that join it
                 try:
-                    self._run_batch(batch, owned)
+                    self._run_batch(batch)  # appends the requests that join it, so a failure reaches them too
                 except Exception as exc:  # infrastructure failure: every episode of the batch sees it
-                    for r in owned:
+                    for r in batch:
                         r.resolve(exc)
         finally:
             with self._lock:
@@ -239,7 +234,7 @@ class TransformersEngine(Engine):
         return out.past_key_values, mask, out.logits[:, -1].float()
 
     @torch.no_grad()
-    def _run_batch(self, batch: list[_Request], owned: list[_Request]) -> None:
+    def _run_batch(self, batch: list[_Request]) -> None:
         self.stats["batches"] += 1
         seed = batch[0].params.seed
         self._generator.manual_seed(seed if seed is not None else self._seed * 1_000_003 + self.stats["batches"])
@@ -284,7 +279,7 @@ class TransformersEngine(Engine):
                         mask = mask[:, start:]
                 else:
                     rows = []
-            owned += joining
+            batch += joining
             if joining:
                 self.stats["joined_running_batch"] += len(joining)
                 new_cache, new_mask, new_logits = self._prefill(joining)
@@ -315,9 +310,13 @@ class TransformersEngine(Engine):
     def _waiting(self, sampling: tuple[float, float]) -> int:
         """Pending requests with these (temperature, top_p)."""
         with self._lock:
-            return sum(
-                (r.params.temperature, r.params.top_p) == sampling and not r.future.cancelled() for r in self._pending
-            )
+            return len(self._matching(sampling))
+
+    def _matching(self, sampling: tuple[float, float]) -> list[_Request]:
+        """Pending, not cancelled requests with these (temperature, top_p); the caller holds the lock."""
+        return [
+            r for r in self._pending if (r.params.temperature, r.params.top_p) == sampling and not r.future.cancelled()
+        ]
 
     @staticmethod
     def _trim(cache: DynamicCache, start: int) -> None:
