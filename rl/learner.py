@@ -5,7 +5,8 @@ learner's weights (an object-store reference) straight to the rollout workers. O
 step over the whole batch (gradient accumulation over micro-batches of sequences), or `algo.updates_per_step`
 of them (PPO epochs), and one policy version.
 Logprobs are recomputed on the exact token ids of each trajectory (right padding; causal models, so padding
-never affects real positions), with logits divided by the sampling temperature.
+never affects real positions), with logits divided by the sampling temperature, by `rl.logprobs` (only from
+the first loss token on, and a prompt the micro-batch's rows share forwarded once).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from transformers import AutoModelForCausalLM
 
 from rl.grpo.config import AlgoConfig, LossConfig
 from rl.grpo.loss import offpolicy_weights, policy_loss
+from rl.logprobs import token_logprobs
 from rollout.trajectory import Trajectory
 
 STATE_FILE = "learner_state.pt"
@@ -41,18 +43,6 @@ def pad_batch(trajs: list[Trajectory]) -> dict[str, torch.Tensor]:
         mask[i, :n] = torch.tensor(t.loss_mask, dtype=torch.float32)
         behaviour[i, :n] = torch.tensor(t.logprobs, dtype=torch.float32)
     return {"input_ids": ids, "attention_mask": attn, "mask": mask, "behaviour": behaviour}
-
-
-def token_logprobs(model, ids: torch.Tensor, attn: torch.Tensor, temperature: float, with_entropy: bool = False):
-    """Per-token logprobs aligned to tokens (position 0 gets 0) and optionally per-token entropy."""
-    logits = model(input_ids=ids, attention_mask=attn, use_cache=False).logits[:, :-1].float() / temperature
-    logp_all = torch.log_softmax(logits, dim=-1)
-    lp = logp_all.gather(-1, ids[:, 1:, None])[..., 0]
-    lp = torch.cat([torch.zeros_like(lp[:, :1]), lp], dim=1)
-    if not with_entropy:
-        return lp, None
-    ent = -(logp_all.exp() * logp_all).sum(-1)
-    return lp, torch.cat([torch.zeros_like(ent[:, :1]), ent], dim=1)
 
 
 class ExpertLoad:
@@ -169,7 +159,7 @@ class LearnerImpl:
                 f = fixed[c]
                 b = f["batch"] if f else pad_batch([trajs[i] for i in idx])
                 lp, ent = token_logprobs(
-                    self.model, b["input_ids"], b["attention_mask"], self.temperature, with_entropy=True
+                    self.model, b["input_ids"], b["attention_mask"], self.temperature, True, b["mask"]
                 )
                 if f is None:
                     # The proximal policy is the learner at the start of the step. The weights only change
@@ -181,7 +171,9 @@ class LearnerImpl:
                     ref_lp = None
                     if self.ref is not None:
                         with torch.no_grad():
-                            ref_lp, _ = token_logprobs(self.ref, b["input_ids"], b["attention_mask"], self.temperature)
+                            ref_lp, _ = token_logprobs(
+                                self.ref, b["input_ids"], b["attention_mask"], self.temperature, mask=b["mask"]
+                            )
                     f = fixed[c] = {
                         "batch": b,
                         "adv": torch.tensor([advantages[i] for i in idx], dtype=torch.float32),

@@ -110,14 +110,16 @@ def _group_stats(groups: list[GroupResult]) -> dict[str, float]:
 
 def engine_step_stats(before: dict[str, float], now: dict[str, float]) -> dict[str, float]:
     """The rollout engines' batching over one step, from their cumulative counters (none for engines without):
-    rows advanced per decode step, requests that joined a running batch, and prefill/decode forward seconds."""
+    rows advanced per decode step, requests that joined a running batch, requests whose prompt another request's
+    prefill computed, and prefill/decode forward seconds."""
     if "decode_steps" not in now:
         return {}
-    keys = ("decode_steps", "row_steps", "joined_running_batch", "prefill_s", "decode_s")
+    keys = ("decode_steps", "row_steps", "joined_running_batch", "shared_prefill_rows", "prefill_s", "decode_s")
     d = {k: now.get(k, 0) - before.get(k, 0) for k in keys}
     return {
         "engine/rows_per_decode_step": d["row_steps"] / max(1, d["decode_steps"]),
         "engine/joined_running_batch": float(d["joined_running_batch"]),
+        "engine/shared_prefill_rows": float(d["shared_prefill_rows"]),
         "time/engine_prefill_s": d["prefill_s"],
         "time/engine_decode_s": d["decode_s"],
     }

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import torch
 
-from rl.learner import LearnerImpl, pad_batch, token_logprobs
+from rl.learner import LearnerImpl, pad_batch
+from rl.logprobs import token_logprobs
 from rollout.trajectory import Trajectory
 
 

@@ -161,9 +161,11 @@ def test_engine_step_stats_are_per_step_differences() -> None:
     assert engine_step_stats({}, {}) == {}  # an engine without counters (vLLM) adds nothing
     before = {"decode_steps": 10, "row_steps": 40, "joined_running_batch": 1, "prefill_s": 0.5, "decode_s": 2.0}
     now = {"decode_steps": 30, "row_steps": 100, "joined_running_batch": 4, "prefill_s": 0.75, "decode_s": 3.5}
+    now["shared_prefill_rows"] = 6  # a counter the earlier snapshot lacks counts from zero
     assert engine_step_stats(before, now) == {
         "engine/rows_per_decode_step": 3.0,
         "engine/joined_running_batch": 3.0,
+        "engine/shared_prefill_rows": 6.0,
         "time/engine_prefill_s": 0.25,
         "time/engine_decode_s": 1.5,
     }

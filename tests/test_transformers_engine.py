@@ -172,3 +172,30 @@ def test_rows_that_joined_a_running_batch_carry_the_learners_logprobs(engine: Tr
             logits = engine.model(input_ids=ids).logits[0, len(p) - 1 : -1].float() / 0.9
             want = torch.log_softmax(logits, -1).gather(1, ids[0, len(p) :, None])[:, 0]
             assert torch.allclose(torch.tensor(gen.logprobs), want, atol=1e-4), torch.tensor(gen.logprobs) - want
+
+
+def test_requests_with_one_prompt_share_its_prefill_and_sample_apart(engine: TransformersEngine) -> None:
+    g = torch.Generator().manual_seed(4)
+    group, other = (torch.randint(5, 2000, (n,), generator=g).tolist() for n in (17, 6))
+    before = engine.stats["shared_prefill_rows"]
+
+    prompts = [group, other, group, group]  # max_batch 4: one prefill
+
+    async def main():
+        params = GenParams(max_new_tokens=12, temperature=1.0, seed=7)
+        engine._updates_waiting += 1  # hold the batch back, as a weight update does, until all four wait
+        futures = [asyncio.ensure_future(engine.generate(p, params)) for p in prompts]
+        await asyncio.sleep(0.05)
+        engine._updates_waiting -= 1
+        engine._kick()
+        return await asyncio.gather(*futures)
+
+    gens = asyncio.run(main())
+    assert engine.stats["shared_prefill_rows"] - before == 2  # one forward row per distinct prompt
+    assert len({tuple(x.token_ids) for x in gens}) > 2  # the copied rows still sample on their own
+    with torch.no_grad():
+        for p, gen in zip(prompts, gens, strict=True):
+            ids = torch.tensor([p + gen.token_ids])
+            logits = engine.model(input_ids=ids).logits[0, len(p) - 1 : -1].float()
+            want = torch.log_softmax(logits, -1).gather(1, ids[0, len(p) :, None])[:, 0]
+            assert torch.allclose(torch.tensor(gen.logprobs), want, atol=1e-4), torch.tensor(gen.logprobs) - want

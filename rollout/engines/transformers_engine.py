@@ -6,9 +6,11 @@ merged into the batch's `DynamicCache` (attention keys/values are left-padded to
 Mamba conv/recurrent states are per row); rows that finish are handed back at once and removed from the batch.
 Removing and merging rows each copy the whole cache, so finished rows are removed once a quarter of the batch
 is done (or new rows merge), and new rows merge once enough of them wait (an eighth of `max_batch`) or the batch
-has drained. So an episode's next turn rarely waits for the rest of a batch, and a batch spends few steps on
-rows that are done. Left padding was checked to give the same logits as unpadded generation for the hybrid Mamba
-presets, and the tests compare the behaviour logprobs of merged rows with the learner's recomputation.
+has drained. Requests with the same prompt in one prefill (the samples of a GRPO group) share one forward row,
+whose cache row is copied to each. So an episode's next turn rarely waits for the rest of a batch, and a batch
+spends few steps on rows that are done. Left padding was checked to give the same logits as unpadded generation
+for the hybrid Mamba presets, and the tests compare the behaviour logprobs of merged rows with the learner's
+recomputation.
 
 Deliberately simplified: one batch shares temperature and top-p (other requests wait until it drains), and a
 cache whose layers are not plain attention or Mamba layers (e.g. sliding-window attention) is served without
@@ -142,11 +144,13 @@ class TransformersEngine(Engine):
             "decode_steps": 0,
             "joined_running_batch": 0,
             "row_steps": 0,
+            "shared_prefill_rows": 0,
             "prefill_s": 0.0,
             "decode_s": 0.0,
         }
         """Counters: batches started, decode steps, requests that joined a running batch, generated tokens (live
-        rows summed over decode steps), and seconds in prefill and decode forward passes."""
+        rows summed over decode steps), requests whose prompt another request of the same prefill computed, and
+        seconds in prefill and decode forward passes."""
 
     # ---- request side (event loop) ----
 
@@ -211,13 +215,20 @@ class TransformersEngine(Engine):
         self._kick()  # requests that arrived while the loop was stopping
 
     def _prefill(self, batch: list[_Request]) -> tuple[DynamicCache, torch.Tensor, torch.Tensor]:
-        """Run the prompts (left-padded); returns their cache, attention mask and last-position logits."""
-        width = max(len(r.prompt_ids) for r in batch)
-        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for i, r in enumerate(batch):
-            ids[i, width - len(r.prompt_ids) :] = torch.tensor(r.prompt_ids)
-            mask[i, width - len(r.prompt_ids) :] = 1
+        """Run the prompts (left-padded); returns their cache, attention mask and last-position logits.
+
+        Requests with the same prompt (a GRPO group's samples of one task) share one row of the forward pass;
+        its cache row is then copied to each of them."""
+        rows: dict[tuple[int, ...], int] = {}
+        order = [rows.setdefault(tuple(r.prompt_ids), len(rows)) for r in batch]
+        prompts = list(rows)
+        width = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for i, p in enumerate(prompts):
+            ids[i, width - len(p) :] = torch.tensor(p)
+            mask[i, width - len(p) :] = 1
+        for r in batch:
             r.version = self.version
         ids, mask = ids.to(self.device), mask.to(self.device)
         cache = DynamicCache(config=self.model.config)
@@ -230,8 +241,14 @@ class TransformersEngine(Engine):
             use_cache=True,
             logits_to_keep=1,
         )
+        cache, logits = out.past_key_values, out.logits[:, -1].float()
+        if len(prompts) < len(batch):
+            idx = torch.tensor(order, device=self.device)
+            cache.reorder_cache(idx)
+            mask, logits = mask[idx], logits[idx]
+            self.stats["shared_prefill_rows"] += len(batch) - len(prompts)
         self.stats["prefill_s"] += time.perf_counter() - t0
-        return out.past_key_values, mask, out.logits[:, -1].float()
+        return cache, mask, logits
 
     @torch.no_grad()
     def _run_batch(self, batch: list[_Request]) -> None:
