@@ -5,8 +5,8 @@
 
 Runs, one after another (never in parallel: each measures ratios side by side on a shared machine):
 vs_trl.py, sandbox_overhead.py, weight_sync.py, rollout_throughput.py (--episodes 8), async_vs_sync.py
-(--steps 3), layout_copy.py (--steps 400), mamba_chunk.py, tokenizer_length.py, sft_data_parallel.py and
-continuous_batching.py (--episodes 64). Each writes
+(--steps 3), layout_copy.py (--steps 400), mamba_chunk.py, tokenizer_length.py, sft_data_parallel.py,
+continuous_batching.py (--episodes 64) and learner_step.py. Each writes
 benchmarks/results/<name>.json; benchmarks/results/summary.md gets one markdown table per result file found
 (including results written earlier, e.g. sft_tiny.json), with the key ratios.
 """
@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "tokenizer_length": ["tokenizer_length.py", "--seeds", "32"],
     "sft_data_parallel": ["sft_data_parallel.py", "--seconds", "40"],
     "continuous_batching": ["continuous_batching.py", "--episodes", "64"],
+    "learner_step": ["learner_step.py"],
 }
 
 

@@ -45,6 +45,19 @@ def pad_batch(trajs: list[Trajectory]) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "attention_mask": attn, "mask": mask, "behaviour": behaviour}
 
 
+def micro_batches(trajs: list[Trajectory], size: int) -> list[list[int]]:
+    """Indices of consecutive trajectories, at most `size` per micro-batch, never two groups in one: the samples
+    of a group share their prompt, which `token_logprobs` then forwards once."""
+    chunks: list[list[int]] = []
+    for i, t in enumerate(trajs):
+        last = chunks[-1] if chunks else None
+        if last is None or len(last) >= size or t.group_id != trajs[last[-1]].group_id:
+            chunks.append([i])
+        else:
+            last.append(i)
+    return chunks
+
+
 class ExpertLoad:
     """Counts which experts each MoE router picks during forward passes (token fraction per expert)."""
 
@@ -147,7 +160,7 @@ class LearnerImpl:
         mb = self.algo.micro_batch_sequences
         passes = self.algo.updates_per_step
         cfg = self.loss_cfg
-        chunks = [list(range(i, min(i + mb, len(trajs)))) for i in range(0, len(trajs), mb)]
+        chunks = micro_batches(trajs, mb)
         total_tokens = sum(sum(t.loss_mask) for t in trajs)
         self.model.train()
         fixed: list[dict | None] = [None] * len(chunks)

@@ -7,9 +7,8 @@
   continue from it. Gradients reach the shared forward from every row, so the result equals one full forward per
   row up to float rounding (tests/test_learner.py compares both, logprobs and gradients).
 
-Deliberately simplified: one shared prefix per batch (the longest common prefix of all rows), so a micro-batch
-that mixes prompts runs in full; the learner's micro-batches line up with groups when `algo.micro_batch_sequences`
-equals `rollout.group_size` (both 8 by default). Models whose cache holds other layer types than attention and
+Deliberately simplified: one shared prefix per batch (the longest common prefix of all rows), so a batch that
+mixes prompts runs in full; the learner's micro-batches never span two groups (`rl.learner.micro_batches`). Models whose cache holds other layer types than attention and
 Mamba layers (e.g. sliding-window attention) always run in full.
 """
 

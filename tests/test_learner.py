@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from rl.learner import LearnerImpl, pad_batch
+from rl.learner import LearnerImpl, micro_batches, pad_batch
 from rl.logprobs import token_logprobs
 from rollout.trajectory import Trajectory
 
@@ -87,3 +87,8 @@ def test_updates_per_step_makes_several_updates_on_one_batch_under_the_clip(save
     assert a2[0] > before[0] and a2[1] < before[1] and a2 != a1  # along the advantage, and not where one went
     # the first pass is on the proximal policy itself (ratio 1); the second clips against it
     assert s1["clip_fraction"] == 0.0 and s2["clip_fraction"] > 0.0
+
+
+def test_micro_batches_never_span_two_groups() -> None:
+    trajs = [Trajectory(env_id="x", seed=0, group_id=g) for g in "aaabbbbbc"] + [Trajectory(env_id="x", seed=0)] * 3
+    assert micro_batches(trajs, 4) == [[0, 1, 2], [3, 4, 5, 6], [7], [8], [9, 10, 11]]

@@ -85,7 +85,8 @@ class AlgoConfig(Section):
     bounds how far one batch moves the policy. The policy version (and weight sync) advances once per step.
     Worth it when the learner waits for rollouts: the extra passes use time the learner would spend idle."""
     micro_batch_sequences: int = Field(default=8, ge=1)
-    """Sequences per forward/backward pass (gradient accumulation over the step's batch)."""
+    """Most sequences per forward/backward pass (gradient accumulation over the step's batch); a pass never
+    holds two groups, so the prompt a group's samples share is forwarded once."""
     max_staleness: int = Field(default=1, ge=0)
     """Most policy versions between the oldest weights that generated a group and the learner consuming it.
     Enforced by admission (no group starts that could end up staler) and by consuming old groups first;
