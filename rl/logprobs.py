@@ -8,8 +8,9 @@
   row up to float rounding (tests/test_learner.py compares both, logprobs and gradients).
 
 Deliberately simplified: one shared prefix per batch (the longest common prefix of all rows), so a batch that
-mixes prompts runs in full; the learner's micro-batches never span two groups (`rl.learner.micro_batches`). Models whose cache holds other layer types than attention and
-Mamba layers (e.g. sliding-window attention) always run in full.
+mixes prompts runs in full; the learner's micro-batches never span two groups (`rl.learner.micro_batches`).
+Models whose cache holds other layer types than attention and Mamba layers (e.g. sliding-window attention)
+always run in full.
 """
 
 from __future__ import annotations
