@@ -64,3 +64,16 @@ def print_table(title: str, rows: list[dict[str, Any]]) -> None:
     for row in rows:
         table.add_row(*[f"{v:.3g}" if isinstance(v, float) else str(v) for v in row.values()])
     Console().print(table)
+
+
+def policy_dir(path: str | None) -> str:
+    """The checkpoint directory to benchmark: `path`, or random-init nemotron-h-tiny saved to a temp dir."""
+    if path is not None:
+        return path
+    import tempfile
+
+    from rl.policy.build import load_policy, save_policy
+    from rl.policy.config import PolicyConfig
+
+    model, tok = load_policy(PolicyConfig(name_or_path="nemotron-h-tiny"))
+    return str(save_policy(model, tok, Path(tempfile.mkdtemp()) / "nemotron-h-tiny"))

@@ -15,17 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
-import tempfile
 import time
-from pathlib import Path
 
 import torch
-from common import print_table, write_result
+from common import policy_dir, print_table, write_result
 from transformers import AutoTokenizer
 
 import environments
-from rl.policy.build import load_policy, save_policy
-from rl.policy.config import PolicyConfig
 from rollout.agent_loop import ChatRenderer, run_episode
 from rollout.config import SamplingConfig
 from rollout.engines.transformers_engine import TransformersEngine
@@ -57,10 +53,7 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, nargs="+", default=[64, 32], help="engine batch limits to compare")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    path = args.policy
-    if path is None:
-        model, tok = load_policy(PolicyConfig(name_or_path="nemotron-h-tiny"))
-        path = save_policy(model, tok, Path(tempfile.mkdtemp()) / "nemotron-h-tiny")
+    path = policy_dir(args.policy)
     renderer = ChatRenderer(AutoTokenizer.from_pretrained(path, local_files_only=True))
     pool = concurrent.futures.ThreadPoolExecutor(8)
     rows = []

@@ -13,21 +13,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from unittest import mock
 
 import numpy as np
 import torch
-from common import print_table, write_result
+from common import policy_dir, print_table, write_result
 from transformers import AutoTokenizer
 
 import environments
 import rl.logprobs
 from rl.learner import LearnerImpl
-from rl.policy.build import load_policy, save_policy
-from rl.policy.config import PolicyConfig
 from rollout.agent_loop import ChatRenderer
 from rollout.trajectory import Trajectory
 
@@ -74,10 +70,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    path = args.policy
-    if path is None:
-        model, tok = load_policy(PolicyConfig(name_or_path="nemotron-h-tiny"))
-        path = save_policy(model, tok, Path(tempfile.mkdtemp()) / "nemotron-h-tiny")
+    path = policy_dir(args.policy)
     renderer = ChatRenderer(AutoTokenizer.from_pretrained(path, local_files_only=True))
     batches = [batch(renderer, s) for s in range(args.steps)]
     prompt_tokens = sum(t.loss_mask.index(1) for b in batches for t in b)

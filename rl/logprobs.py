@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import torch
 from transformers import DynamicCache
-from transformers.cache_utils import DynamicLayer, LinearAttentionLayer
+
+from rollout.engines.transformers_engine import mergeable
 
 MIN_SHARED_PREFIX = 8
 """Shorter shared prefixes run in full: the second forward pass would cost more than it saves."""
@@ -36,10 +37,6 @@ def shared_prefix_length(ids: torch.Tensor, attn: torch.Tensor, limit: int) -> i
     return int(differs[0]) if len(differs) else n
 
 
-def _cache_can_be_shared(cache: DynamicCache) -> bool:
-    return all(type(layer) in (DynamicLayer, LinearAttentionLayer) for layer in cache.layers)
-
-
 def _shared_prefix_logits(model, ids: torch.Tensor, attn: torch.Tensor, prefix: int, start: int):
     """Logits predicting tokens start..width-1, with the first `prefix` tokens forwarded once; None when the
     model's cache cannot be copied across rows."""
@@ -51,7 +48,7 @@ def _shared_prefix_logits(model, ids: torch.Tensor, attn: torch.Tensor, prefix: 
         logits_to_keep=1,
     )
     cache = head.past_key_values
-    if not _cache_can_be_shared(cache):
+    if not mergeable(cache):
         return None
     cache.reorder_cache(torch.zeros(rows, dtype=torch.long, device=ids.device))  # one copy of the prefix per row
     # the tail predicts tokens prefix+1..width; the head's last position predicts token `prefix`
