@@ -64,6 +64,10 @@ class RolloutConfig(_Section):
     """Torch threads of the transformers engine (None: torch's default inside the worker, which Ray sets to the
     worker's num_cpus). The learner trains while the engines generate (asynchronous GRPO), so keep engine plus
     learner threads within the cores: on 2 cores, 2 + 2 threads ran half the GRPO steps of 1 + 1."""
+    engine_process: bool = True
+    """Run the engine in its own process (`rollout.engines.engine_process`), as vLLM's AsyncLLM runs its engine
+    core, so the worker's agent loops and env steps do not contend with the decode loop for one GIL. False: the
+    engine runs on a thread of the worker's process."""
     max_concurrent_episodes: int = Field(default=64, ge=1)
     """Episodes one worker advances at once (the engine batches across them)."""
     env_threads: int = Field(default=4, ge=1)

@@ -165,7 +165,7 @@ class RolloutWorkerImpl:
 
     async def engine_stats(self) -> dict[str, float]:
         """The engine's cumulative counters (the transformers engine's batching; empty for engines without)."""
-        return dict(getattr(self.engine, "stats", {}))
+        return await self.engine.get_stats()
 
     async def update_weights(self, weights: Weights, version: int) -> int:
         """Load new policy weights (transformers parameter names) and return the new version."""

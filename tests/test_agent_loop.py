@@ -49,9 +49,6 @@ class ScriptedEngine(Engine):
         self.outputs.append(ids)
         return Generation(ids, [-0.5] * len(ids), reason, self.version)
 
-    def _load_weights(self, items) -> None:
-        raise NotImplementedError
-
 
 def oracle_texts(env_id: str, seed: int) -> list[str]:
     env = environments.make(env_id)

@@ -109,9 +109,6 @@ class OracleEngine(Engine):
         ids = TOK.encode(assistant_text(action), add_special_tokens=False)
         return Generation(ids, [0.0] * len(ids), "stop", self.version)
 
-    def _load_weights(self, items) -> None:
-        raise NotImplementedError
-
 
 class OracleRunner:
     """A GroupRunner (the rollout worker's `run_group`) whose policy is every env's oracle."""

@@ -2,9 +2,10 @@
 
 An engine generates from prompt token ids (never text) and returns the completion ids, the behaviour logprob of
 each generated token (under the tempered sampling distribution), a finish reason and the policy version that
-produced them; it takes new weights by name with a version number. All calls into the underlying library run
-on one dedicated thread, so the asyncio loop of a rollout worker stays free to advance other episodes and
-env steps while a batch is being generated.
+produced them; it takes new weights by name with a version number. In a `ThreadEngine` all calls into the
+underlying library run on one dedicated thread, so the asyncio loop of a rollout worker stays free to advance
+other episodes and env steps while a batch is being generated; `rollout.engines.engine_process` moves a whole
+engine into its own process.
 """
 
 from __future__ import annotations
@@ -49,27 +50,44 @@ def weight_items(weights: Weights) -> list[tuple[str, torch.Tensor]]:
 
 
 class Engine(ABC):
-    """Base of the rollout engines: a single engine thread plus the async request API."""
+    """The async API a rollout worker drives: generate, take weights, report counters, close."""
 
     name: str = "engine"
 
     def __init__(self) -> None:
         self.version = 0
+
+    @abstractmethod
+    async def generate(self, prompt_ids: list[int], params: GenParams) -> Generation:
+        """Generate one completion for `prompt_ids`."""
+
+    async def update_weights(self, weights: Weights, version: int) -> None:
+        """Load new weights (Hugging Face parameter names) and set the policy version, between engine steps."""
+        raise NotImplementedError(f"the {self.name} engine does not take weights")
+
+    async def get_stats(self) -> dict[str, float]:
+        """The engine's cumulative counters (empty for engines without)."""
+        return dict(getattr(self, "stats", {}))
+
+    def close(self) -> None:  # noqa: B027 (engines without resources need no close)
+        """Release what the engine holds."""
+
+
+class ThreadEngine(Engine):
+    """An engine whose library calls all run on one dedicated thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-engine")
 
     async def _on_engine_thread(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
     @abstractmethod
-    async def generate(self, prompt_ids: list[int], params: GenParams) -> Generation:
-        """Generate one completion for `prompt_ids`."""
-
-    @abstractmethod
     def _load_weights(self, items: list[tuple[str, torch.Tensor]]) -> None:
         """Copy named tensors into the served model (runs on the engine thread)."""
 
-    async def update_weights(self, weights: Weights, version: int) -> None:
-        """Load new weights (Hugging Face parameter names) and set the policy version, between engine steps."""
+    async def update_weights(self, weights: Weights, version: int) -> None:  # noqa: D102 (Engine API)
         items = weight_items(weights)
         await self._on_engine_thread(self._load_weights, items)
         self.version = int(version)

@@ -61,16 +61,32 @@ def choose_engine(
     return ("vllm", why) if ok else ("transformers", f"{why}, so the transformers engine")
 
 
-def make_engine(path: str | Path, cfg: RolloutConfig, dtype: str = "float32", seed: int = 0) -> tuple[Engine, str]:
-    """Build the engine `cfg.engine` asks for; returns (engine, reason) and logs the choice."""
-    name, reason = choose_engine(path, cfg.engine)
-    log.info("rollout engine: %s (%s)", name, reason)
+def build_engine(
+    name: str, path: str | Path, cfg: RolloutConfig | Mapping[str, Any], dtype: str = "float32", seed: int = 0
+) -> Engine:
+    """The engine `name` ('vllm' or 'transformers') for checkpoint `path`, in this process."""
+    cfg = cfg if isinstance(cfg, RolloutConfig) else RolloutConfig.model_validate(cfg)
     if name == "vllm":
         from rollout.engines.vllm_engine import VllmEngine
 
-        return VllmEngine(path, cfg.vllm, dtype=dtype, seed=seed), reason
+        return VllmEngine(path, cfg.vllm, dtype=dtype, seed=seed)
     from rollout.engines.transformers_engine import TransformersEngine
 
     if cfg.engine_threads:
         torch.set_num_threads(cfg.engine_threads)
-    return TransformersEngine(path, dtype=dtype, max_batch=cfg.max_concurrent_episodes, seed=seed), reason
+    return TransformersEngine(path, dtype=dtype, max_batch=cfg.max_concurrent_episodes, seed=seed)
+
+
+def make_engine(path: str | Path, cfg: RolloutConfig, dtype: str = "float32", seed: int = 0) -> tuple[Engine, str]:
+    """Build the engine `cfg.engine` asks for, in its own process when `cfg.engine_process`; returns (engine,
+    reason) and logs the choice."""
+    name, reason = choose_engine(path, cfg.engine)
+    if cfg.engine_process:
+        from rollout.engines.engine_process import EngineProcess, EngineSpec
+
+        reason += "; in its own process"
+        engine: Engine = EngineProcess(EngineSpec(name, str(path), cfg.model_dump(), dtype, seed))
+    else:
+        engine = build_engine(name, path, cfg, dtype, seed)
+    log.info("rollout engine: %s (%s)", name, reason)
+    return engine, reason

@@ -32,7 +32,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from transformers.cache_utils import DynamicLayer, LinearAttentionLayer
 from transformers.generation.logits_process import TopPLogitsWarper
 
-from rollout.engines.base import Engine, Generation, GenParams
+from rollout.engines.base import Generation, GenParams, ThreadEngine
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -108,7 +108,7 @@ def mergeable(cache: DynamicCache) -> bool:
     return all(type(layer) in (DynamicLayer, LinearAttentionLayer) for layer in cache.layers)
 
 
-class TransformersEngine(Engine):
+class TransformersEngine(ThreadEngine):
     """Serve a Hugging Face checkpoint directory with `transformers`, batching continuously."""
 
     name = "transformers"

@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 
 from rollout.config import VllmOptions
-from rollout.engines.base import Engine, Generation, GenParams
+from rollout.engines.base import Generation, GenParams, ThreadEngine
 
 
-class VllmEngine(Engine):
+class VllmEngine(ThreadEngine):
     """Serve a Hugging Face checkpoint directory with vLLM."""
 
     name = "vllm"
