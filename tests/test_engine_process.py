@@ -100,6 +100,8 @@ def test_a_dead_engine_process_fails_waiting_requests(policy: Path) -> None:
 
     with pytest.raises(EngineProcessError, match="exited"):
         asyncio.run(go())
+    with pytest.raises(EngineProcessError, match="exited"):  # and so does every later request
+        asyncio.run(eng.generate([5, 6], PARAMS))
     eng.close()
 
 

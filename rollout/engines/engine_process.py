@@ -17,6 +17,7 @@ closes and the child exits; when the child dies every waiting request fails with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import itertools
 import logging
@@ -65,7 +66,8 @@ class EngineProcess(Engine):
         self.version = 0
         self.name = spec.name
         parent, child = socket.socketpair()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        path = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "rollout.engines.engine_process", str(child.fileno())],
             pass_fds=[child.fileno()],
@@ -78,6 +80,7 @@ class EngineProcess(Engine):
         self._waiting: dict[int, tuple[asyncio.Future, asyncio.AbstractEventLoop]] = {}
         self._waiting_lock = threading.Lock()
         self._closed = False
+        self._exit_code: int | None = None
         self._send(("spec", spec))
         if not self._conn.poll(start_timeout_s):
             self.proc.kill()
@@ -110,11 +113,18 @@ class EngineProcess(Engine):
         with self._waiting_lock:
             self._waiting[rid] = (future, loop)
         try:
-            self._send((op, rid, args))
+            try:
+                if self._exit_code is None:  # checked after registering, so the reader fails it or we do
+                    self._send((op, rid, args))
+            except OSError:
+                self._exit_code = self.proc.wait(timeout=10)
+            if self._exit_code is not None:
+                raise EngineProcessError(f"the {self.name} engine process exited (code {self._exit_code})")
             return await future
         except asyncio.CancelledError:
-            if not self._closed:
-                self._send(("cancel", rid, ()))
+            if not self._closed and self._exit_code is None:
+                with contextlib.suppress(OSError):  # the child died meanwhile: nothing to cancel
+                    self._send(("cancel", rid, ()))
             raise
         finally:
             with self._waiting_lock:
@@ -131,7 +141,7 @@ class EngineProcess(Engine):
                 entry = self._waiting.get(rid)
             if entry is not None:
                 entry[1].call_soon_threadsafe(_settle, entry[0], kind, value)
-        code = self.proc.wait()
+        self._exit_code = code = self.proc.wait()
         error = EngineProcessError(f"the {self.name} engine process exited (code {code})")
         with self._waiting_lock:
             entries = list(self._waiting.values())
