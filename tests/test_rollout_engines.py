@@ -92,6 +92,17 @@ def test_transformers_engine_logprobs_match_the_learner(saved_policies: dict[str
         engine.close()
 
 
+def test_transformers_engine_in_its_own_process_matches_the_learner(saved_policies: dict[str, Path]) -> None:
+    from rollout.engines.engine_process import EngineProcess, EngineSpec
+
+    path = saved_policies["nemotron-h-tiny"]
+    engine = EngineProcess(EngineSpec("transformers", str(path), {"engine": "transformers"}))
+    try:
+        check_engine(engine, path)
+    finally:
+        engine.close()
+
+
 @pytest.mark.vllm
 @pytest.mark.slow
 def test_vllm_engine_logprobs_match_the_learner(saved_policies: dict[str, Path]) -> None:
