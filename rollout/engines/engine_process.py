@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import io
 import itertools
-import logging
 import os
 import pickle
 import socket
@@ -37,7 +36,6 @@ import torch
 
 from rollout.engines.base import Engine, Generation, GenParams, Weights, weight_items
 
-log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -63,7 +61,7 @@ class EngineProcess(Engine):
     """An engine served from a child process, behind the `Engine` API."""
 
     def __init__(self, spec: EngineSpec, start_timeout_s: float = 600.0):
-        self.version = 0
+        super().__init__()
         self.name = spec.name
         parent, child = socket.socketpair()
         path = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
