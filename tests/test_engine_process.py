@@ -1,4 +1,4 @@
-"""The engine in its own process: same generations as in-process, weights and versions, cancellation, errors."""
+"""The engine in its own process: seeded repeats, counters, cancellation, weights and versions, errors."""
 
 from __future__ import annotations
 

@@ -147,7 +147,7 @@ class EngineProcess(Engine):
             loop.call_soon_threadsafe(_settle, future, "error", error)
 
     async def generate(self, prompt_ids: list[int], params: GenParams) -> Generation:  # noqa: D102 (Engine API)
-        return await self._call("generate", list(prompt_ids), params)
+        return await self._call("generate", prompt_ids, params)  # pickled as sent; the child's engine copies it
 
     async def update_weights(self, weights: Weights, version: int) -> None:  # noqa: D102 (Engine API)
         buf = io.BytesIO()
