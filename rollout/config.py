@@ -68,6 +68,13 @@ class RolloutConfig(_Section):
     """Run the engine in its own process (`rollout.engines.engine_process`), as vLLM's AsyncLLM runs its engine
     core, so the worker's agent loops and env steps do not contend with the decode loop for one GIL. False: the
     engine runs on a thread of the worker's process."""
+    update_in_flight: bool = True
+    """The transformers engine loads new weights between two decode steps, while completions run (vLLM's engine
+    does the same between its steps; PipelineRL's in-flight updates): a completion may finish under newer weights.
+    Its behaviour logprobs are per token, so the off-policy correction sees what really sampled each token, and
+    its version is the oldest weights it used, so the staleness bound still holds. False: an update waits for the
+    running batch to finish and holds new requests back, so each completion comes from one policy version, and
+    the learner waits for the batch too."""
     max_concurrent_episodes: int = Field(default=64, ge=1)
     """Episodes one worker advances at once (the engine batches across them)."""
     env_threads: int = Field(default=4, ge=1)

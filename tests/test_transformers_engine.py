@@ -1,9 +1,11 @@
 """The transformers engine's continuous batching: merged cache rows give the logits of one batched forward,
-requests join a running batch, finished and cancelled rows leave it, and weight updates wait for it to drain."""
+requests join a running batch, finished and cancelled rows leave it, and weight updates land between decode
+steps (or, with `update_in_flight=False`, wait for the batch to drain)."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 from pathlib import Path
 
 import pytest
@@ -94,8 +96,41 @@ def test_requests_join_a_running_batch_and_finished_rows_leave(engine: Transform
     assert after["row_steps"] - before["row_steps"] == sum(len(g.token_ids) for g in [*shorts, long, *late])
 
 
-def test_a_weight_update_waits_for_the_running_batch(engine: TransformersEngine) -> None:
+def test_a_weight_update_lands_between_decode_steps(engine: TransformersEngine) -> None:
+    original = {n: p.detach().clone() for n, p in engine.model.named_parameters()}
+    head = engine.model.get_output_embeddings()
+    assert head.bias is None
+    head_name = next(n for n, p in engine.model.named_parameters() if p is head.weight)
+    uniform = {**original, head_name: torch.zeros_like(original[head_name])}  # every logit 0: logprob -log V
+    log_v = math.log(head.weight.shape[0])
+
+    async def main():
+        running = [asyncio.ensure_future(engine.generate([3, 4], GenParams(max_new_tokens=300))) for _ in range(3)]
+        await asyncio.sleep(0.1)
+        await engine.update_weights(uniform, version=engine.version + 1)
+        still_running = sum(not r.done() for r in running)
+        after = await engine.generate([5, 6], GenParams(max_new_tokens=3))
+        return await asyncio.gather(*running), still_running, after
+
+    old_version = engine.version
+    try:
+        running, still_running, after = asyncio.run(main())
+    finally:
+        asyncio.run(engine.update_weights(original, version=engine.version + 1))
+    assert still_running > 0  # the update did not wait for the batch
+    assert all(g.version == old_version for g in running)  # a completion carries the oldest weights it used
+    assert after.version == old_version + 1
+    assert all(abs(lp + log_v) < 1e-4 for lp in after.logprobs)
+    spanning = [g for g in running if any(abs(lp + log_v) < 1e-4 for lp in g.logprobs)]
+    assert spanning
+    for g in spanning:  # tokens before the update came from the old weights, every one after from the new
+        first = next(i for i, lp in enumerate(g.logprobs) if abs(lp + log_v) < 1e-4)
+        assert first > 0 and all(abs(lp + log_v) < 1e-4 for lp in g.logprobs[first:])
+
+
+def test_a_weight_update_can_wait_for_the_running_batch(engine: TransformersEngine) -> None:
     weights = {n: p.detach().clone() for n, p in engine.model.named_parameters()}
+    engine.update_in_flight = False
 
     async def main():
         running = [engine.generate([3, 4], GenParams(max_new_tokens=200)) for _ in range(3)]
@@ -107,7 +142,10 @@ def test_a_weight_update_waits_for_the_running_batch(engine: TransformersEngine)
         return await task, await update, await during
 
     old_version = engine.version
-    running, _, during = asyncio.run(main())
+    try:
+        running, _, during = asyncio.run(main())
+    finally:
+        engine.update_in_flight = True
     assert all(g.version == old_version for g in running)
     assert during.version == old_version + 1
 

@@ -74,7 +74,9 @@ def build_engine(
 
     if cfg.engine_threads:
         torch.set_num_threads(cfg.engine_threads)
-    return TransformersEngine(path, dtype=dtype, max_batch=cfg.max_concurrent_episodes, seed=seed)
+    return TransformersEngine(
+        path, dtype=dtype, max_batch=cfg.max_concurrent_episodes, seed=seed, update_in_flight=cfg.update_in_flight
+    )
 
 
 def make_engine(path: str | Path, cfg: RolloutConfig, dtype: str = "float32", seed: int = 0) -> tuple[Engine, str]:

@@ -14,9 +14,14 @@ recomputation.
 
 Deliberately simplified: one batch shares temperature and top-p (other requests wait until it drains), and a
 cache whose layers are not plain attention or Mamba layers (e.g. sliding-window attention) is served without
-merging: new requests wait until the running batch has drained. A weight update waits for the running batch to
-finish and holds new requests back meanwhile, so each completion comes from one policy version. Sampling uses a
-`torch.Generator` owned by the engine, seeded from the first request of each batch.
+merging: new requests wait until the running batch has drained. Sampling uses a `torch.Generator` owned by the
+engine, seeded from the first request of each batch.
+
+Weight updates land between two decode steps (`update_in_flight`, the default, as vLLM's engine takes them
+between its steps): the running rows go on under the new weights with the cache the old ones computed, so a
+completion can span policy versions. Each token's behaviour logprob is the one it was sampled with, and a
+completion's `version` is the oldest weights it used. With `update_in_flight=False` an update waits for the
+running batch to finish and holds new requests back meanwhile, so each completion comes from one version.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from transformers.cache_utils import DynamicLayer, LinearAttentionLayer
 from transformers.generation.logits_process import TopPLogitsWarper
 
-from rollout.engines.base import Generation, GenParams, ThreadEngine
+from rollout.engines.base import Generation, GenParams, ThreadEngine, weight_items
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -121,9 +126,11 @@ class TransformersEngine(ThreadEngine):
         seed: int = 0,
         device: str | None = None,
         continuous: bool = True,
+        update_in_flight: bool = True,
     ):
         """`continuous=False` makes new requests wait until the running batch has drained (micro-batching, the
-        comparison point of benchmarks/continuous_batching.py)."""
+        comparison point of benchmarks/continuous_batching.py); `update_in_flight=False` makes weight updates
+        wait for it (see the module docstring)."""
         super().__init__()
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype], local_files_only=True)
@@ -138,6 +145,8 @@ class TransformersEngine(ThreadEngine):
         self._pending: list[_Request] = []
         self._serving = False
         self._updates_waiting = 0
+        self.update_in_flight = update_in_flight
+        self._updates: list[tuple[list[tuple[str, torch.Tensor]], int, asyncio.Future, asyncio.AbstractEventLoop]] = []
         self._generator = torch.Generator(self.device)
         self.stats = {
             "batches": 0,
@@ -172,6 +181,15 @@ class TransformersEngine(ThreadEngine):
             self._thread.submit(self._serve)
 
     async def update_weights(self, weights, version: int) -> None:  # noqa: D102 (Engine API)
+        if self.update_in_flight:
+            loop = asyncio.get_running_loop()
+            done = loop.create_future()
+            with self._lock:
+                self._updates.append((weight_items(weights), int(version), done, loop))
+            # The serving loop applies it before its next decode step; when the engine is idle this job does.
+            self._thread.submit(self._apply_updates)
+            await done
+            return
         with self._lock:
             self._updates_waiting += 1  # the running batch admits nobody new and drains
         try:
@@ -198,9 +216,32 @@ class TransformersEngine(ThreadEngine):
 
     # ---- engine thread ----
 
+    def _apply_updates(self) -> None:
+        """Load the weight updates that wait, in the order they came (between decode steps, or when idle)."""
+        with self._lock:
+            updates, self._updates = self._updates, []
+        for items, version, done, loop in updates:
+            try:
+                self._load_weights(items)
+                self.version = version
+                result: BaseException | None = None
+            except Exception as exc:  # a bad update fails its caller, not the running batch
+                result = exc
+
+            def _set(done: asyncio.Future = done, result: BaseException | None = result) -> None:
+                if done.done():
+                    return
+                if result is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(result)
+
+            loop.call_soon_threadsafe(_set)
+
     def _serve(self) -> None:
         try:
             while True:
+                self._apply_updates()
                 batch = self._take(self.max_batch, None)
                 if not batch:
                     break
@@ -261,6 +302,8 @@ class TransformersEngine(ThreadEngine):
         cache, mask, logits = self._prefill(batch)
         merging = self.continuous and mergeable(cache)
         while rows:
+            if self._updates:  # new weights for the next forward pass; sampled tokens so far keep their logprobs
+                self._apply_updates()
             scores = logits / temperature
             logp = torch.log_softmax(scores, dim=-1)
             probs = logp.exp() if top_p_warper is None else torch.softmax(top_p_warper(None, scores), dim=-1)
