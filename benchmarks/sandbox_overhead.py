@@ -1,17 +1,19 @@
-"""Code-sandbox overhead: sandboxed runs (bubblewrap, fresh uid, rlimits) vs a bare `python -I -B -c` subprocess.
+"""Code-sandbox overhead: sandboxed runs (bubblewrap, fresh uid, rlimits) vs a bare `python -I -B -S -c` subprocess.
 
     .venv/bin/python benchmarks/sandbox_overhead.py [--runs 10] [--repeats 3]
 
 Three typical test programs (a small function plus a few asserts; an import-heavy one; a slightly CPU-bound one)
 run through `environments.code.sandbox.Sandbox.run_python` and through a bare subprocess of the same interpreter
 with the same rlimits (CPU, address space, file size, processes), a cleared environment and captured output.
-Variants are interleaved (each repeat runs every program in both modes) and the medians of executions/s are
-compared: the overhead ratio is bare executions/s over sandboxed executions/s (1.0 = free; target <= 1.5).
+The import-heavy program imports numpy, so it runs with `site_packages: true` (and the bare interpreter
+without `-S`); the others run as the code envs' programs do, on the standard library only. Variants are
+interleaved (each repeat runs every program in both modes) and the medians of executions/s are compared:
+the overhead ratio is bare executions/s over sandboxed executions/s (1.0 = free; target <= 1.5).
 
 Where the sandbox's time goes is measured by running parts of its exact command line (captured from the sandbox
 itself): bubblewrap alone (namespaces, mounts) exec'ing `/bin/true`, bubblewrap + setpriv (uid switch) + `true`,
 the same + the interpreter on `pass`, and the parent's per-run uid cleanup (`/proc` scan), each against a bare
-`/bin/true` and a bare interpreter start.
+`/bin/true` and a bare interpreter start with and without `site` (`-S`, the sandbox's default).
 """
 
 from __future__ import annotations
@@ -78,13 +80,16 @@ def _limits(cfg: SandboxConfig):
     return apply
 
 
+SITE = {"import-heavy"}
+"""Programs that import third-party packages: they run with `site_packages: true`."""
+
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
 
 
 def bare(code: str, cfg: SandboxConfig) -> bool:
     """The baseline: the same interpreter, isolated mode, same rlimits, cleared env, captured output."""
     res = subprocess.run(
-        [sys.executable, "-I", "-B", "-c", code],
+        [sys.executable, "-I", "-B", *([] if cfg.site_packages else ["-S"]), "-c", code],
         capture_output=True,
         env=ENV,
         timeout=cfg.timeout_s,
@@ -121,10 +126,11 @@ def part_commands(args: list[str]) -> dict[str, list[str]]:
     j = args.index(sp) if sp and sp in args else i
     return {
         "bare /bin/true": ["/bin/true"],
-        "bare python -I -B -c pass": [exe, "-I", "-B", "-c", "pass"],
+        "bare python -I -B -c pass (with site)": [exe, "-I", "-B", "-c", "pass"],
+        "bare python -I -B -S -c pass": [exe, "-I", "-B", "-S", "-c", "pass"],
         "bwrap + /bin/true": [*args[:j], "/bin/true"],
         "bwrap + setpriv + /bin/true": [*args[:i], "/bin/true"],
-        "bwrap + setpriv + python pass": [*args[:i], exe, "-I", "-B", "-c", "pass"],
+        "bwrap + setpriv + python -S pass": [*args[:i], exe, "-I", "-B", "-S", "-c", "pass"],
     }
 
 
@@ -146,17 +152,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     cfg = SandboxConfig(timeout_s=10, cpu_s=5, memory_mb=1024)
+    site_cfg = cfg.model_copy(update={"site_packages": True})
     sb = RecordingSandbox(cfg)
     mode = sb.check()
+    boxes = {name: RecordingSandbox(site_cfg) if name in SITE else sb for name in PROGRAMS}
+    cfgs = {name: site_cfg if name in SITE else cfg for name in PROGRAMS}
     for name, code in PROGRAMS.items():  # warm caches, check every program passes both ways
-        res = sb.run_python(code)
+        res = boxes[name].run_python(code)
         assert res.ok, (name, res.status, res.stderr[-500:])
-        assert bare(code, cfg), name
+        assert bare(code, cfgs[name]), name
     rates: dict[tuple[str, str], list[float]] = {}
     for _ in range(args.repeats):
         for name, code in PROGRAMS.items():
-            rates.setdefault((name, "bare"), []).append(timed(lambda c=code: bare(c, cfg), args.runs))
-            rates.setdefault((name, "sandbox"), []).append(timed(lambda c=code: sb.run_python(c), args.runs))
+            rates.setdefault((name, "bare"), []).append(timed(lambda c=code, n=name: bare(c, cfgs[n]), args.runs))
+            rates.setdefault((name, "sandbox"), []).append(
+                timed(lambda c=code, n=name: boxes[n].run_python(c), args.runs)
+            )
     rows = []
     for name in PROGRAMS:
         b = statistics.median(rates[(name, "bare")])
@@ -205,6 +216,7 @@ def main() -> None:
             "root": os.geteuid() == 0,
             "setpriv": _setpriv(),
             "programs": PROGRAMS,
+            "site_packages_programs": sorted(SITE),
         },
         {
             "rows": rows,

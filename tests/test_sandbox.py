@@ -56,6 +56,18 @@ def test_ok_run_in_bwrap(sb: Sandbox) -> None:
 
 
 @needs_bwrap
+@pytest.mark.parametrize("site_packages", [False, True])
+def test_site_packages_only_when_asked(site_packages: bool) -> None:
+    box = Sandbox(SandboxConfig(timeout_s=10, site_packages=site_packages))
+    res = box.run_python("import json, sys\nprint(sys.flags.no_site)\nimport pydantic\nprint('third-party')")
+    assert res.stdout.split()[0] == str(int(not site_packages))  # the standard library either way
+    if site_packages:
+        assert res.status == "ok" and "third-party" in res.stdout
+    else:
+        assert res.status == "error" and "No module named 'pydantic'" in res.stderr
+
+
+@needs_bwrap
 def test_error_exit_code_and_stdin(sb: Sandbox) -> None:
     res = sb.run_python("import sys\ndata = sys.stdin.read()\nprint(len(data))\nsys.exit(3)", stdin="ab" * 100_000)
     assert res.status == "error" and res.returncode == 3

@@ -145,7 +145,9 @@ def test_fork_bomb_is_capped_and_killed(attack: Attack) -> None:
     STATS["fork_bomb_peak_procs"], STATS["fork_bomb_max_stall_s"] = peak[0], round(stall[0], 3)
     STATS["procs_before_after_fork_bomb"] = (base, len(psutil.pids()))  # type: ignore[assignment]
     assert res.status == "timeout"
-    assert 0 < peak[0] <= 32  # RLIMIT_NPROC applies: the code runs as an unprivileged uid
+    # RLIMIT_NPROC applies (the code runs as an unprivileged uid); the kernel checks it per fork without a lock
+    # across the uid's processes, so forks racing each other can overshoot it by one or two (seen: 33 of 32)
+    assert 0 < peak[0] <= 32 + 2
     assert stall[0] < 5.0
 
 

@@ -103,6 +103,7 @@ def test_a_weight_update_lands_between_decode_steps(engine: TransformersEngine) 
     head_name = next(n for n, p in engine.model.named_parameters() if p is head.weight)
     uniform = {**original, head_name: torch.zeros_like(original[head_name])}  # every logit 0: logprob -log V
     log_v = math.log(head.weight.shape[0])
+    engine.update_in_flight = True
 
     async def main():
         running = [asyncio.ensure_future(engine.generate([3, 4], GenParams(max_new_tokens=300))) for _ in range(3)]
@@ -117,6 +118,7 @@ def test_a_weight_update_lands_between_decode_steps(engine: TransformersEngine) 
         running, still_running, after = asyncio.run(main())
     finally:
         asyncio.run(engine.update_weights(original, version=engine.version + 1))
+        engine.update_in_flight = False
     assert still_running > 0  # the update did not wait for the batch
     assert all(g.version == old_version for g in running)  # a completion carries the oldest weights it used
     assert after.version == old_version + 1
@@ -130,7 +132,7 @@ def test_a_weight_update_lands_between_decode_steps(engine: TransformersEngine) 
 
 def test_a_weight_update_can_wait_for_the_running_batch(engine: TransformersEngine) -> None:
     weights = {n: p.detach().clone() for n, p in engine.model.named_parameters()}
-    engine.update_in_flight = False
+    assert not engine.update_in_flight  # the default
 
     async def main():
         running = [engine.generate([3, 4], GenParams(max_new_tokens=200)) for _ in range(3)]
@@ -142,10 +144,7 @@ def test_a_weight_update_can_wait_for_the_running_batch(engine: TransformersEngi
         return await task, await update, await during
 
     old_version = engine.version
-    try:
-        running, _, during = asyncio.run(main())
-    finally:
-        engine.update_in_flight = True
+    running, _, during = asyncio.run(main())
     assert all(g.version == old_version for g in running)
     assert during.version == old_version + 1
 

@@ -17,11 +17,11 @@ cache whose layers are not plain attention or Mamba layers (e.g. sliding-window 
 merging: new requests wait until the running batch has drained. Sampling uses a `torch.Generator` owned by the
 engine, seeded from the first request of each batch.
 
-Weight updates land between two decode steps (`update_in_flight`, the default, as vLLM's engine takes them
+With `update_in_flight=True`, weight updates land between two decode steps (as vLLM's engine takes them
 between its steps): the running rows go on under the new weights with the cache the old ones computed, so a
 completion can span policy versions. Each token's behaviour logprob is the one it was sampled with, and a
-completion's `version` is the oldest weights it used. With `update_in_flight=False` an update waits for the
-running batch to finish and holds new requests back meanwhile, so each completion comes from one version.
+completion's `version` is the oldest weights it used. By default an update waits for the running batch to
+finish and holds new requests back meanwhile, so each completion comes from one version.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ class TransformersEngine(ThreadEngine):
         seed: int = 0,
         device: str | None = None,
         continuous: bool = True,
-        update_in_flight: bool = True,
+        update_in_flight: bool = False,
     ):
         """`continuous=False` makes new requests wait until the running batch has drained (micro-batching, the
         comparison point of benchmarks/continuous_batching.py); `update_in_flight=False` makes weight updates
