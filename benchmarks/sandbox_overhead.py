@@ -89,7 +89,7 @@ ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"
 def bare(code: str, cfg: SandboxConfig) -> bool:
     """The baseline: the same interpreter, isolated mode, same rlimits, cleared env, captured output."""
     res = subprocess.run(
-        [sys.executable, "-I", "-B", *([] if cfg.site_packages else ["-S"]), "-c", code],
+        [*Sandbox(cfg)._interpreter(), "-c", code],
         capture_output=True,
         env=ENV,
         timeout=cfg.timeout_s,

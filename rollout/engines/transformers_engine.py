@@ -54,16 +54,22 @@ class _Request:
 
     def resolve(self, value: Generation | BaseException) -> None:
         """Hand the result (or the error) to the waiting coroutine, from the engine thread."""
+        _settle(self.loop, self.future, value)
 
-        def _set() -> None:
-            if self.future.done():
-                return
-            if isinstance(value, BaseException):
-                self.future.set_exception(value)
-            else:
-                self.future.set_result(value)
 
-        self.loop.call_soon_threadsafe(_set)
+def _settle(loop: asyncio.AbstractEventLoop, future: asyncio.Future, value: object) -> None:
+    """From the engine thread, complete `future` on its loop with `value` (an exception: fail it), unless it is
+    already done (e.g. cancelled)."""
+
+    def _set() -> None:
+        if future.done():
+            return
+        if isinstance(value, BaseException):
+            future.set_exception(value)
+        else:
+            future.set_result(value)
+
+    loop.call_soon_threadsafe(_set)
 
 
 def _left_pad(x: torch.Tensor, length: int, dim: int) -> torch.Tensor:
@@ -227,16 +233,7 @@ class TransformersEngine(ThreadEngine):
                 result: BaseException | None = None
             except Exception as exc:  # a bad update fails its caller, not the running batch
                 result = exc
-
-            def _set(done: asyncio.Future = done, result: BaseException | None = result) -> None:
-                if done.done():
-                    return
-                if result is None:
-                    done.set_result(None)
-                else:
-                    done.set_exception(result)
-
-            loop.call_soon_threadsafe(_set)
+            _settle(loop, done, result)
 
     def _serve(self) -> None:
         try:
