@@ -6,8 +6,8 @@
 Runs, one after another (never in parallel: each measures ratios side by side on a shared machine):
 vs_trl.py, sandbox_overhead.py, weight_sync.py, rollout_throughput.py (--episodes 8), async_vs_sync.py
 (--steps 3), layout_copy.py (--steps 400), mamba_chunk.py, tokenizer_length.py, sft_data_parallel.py,
-continuous_batching.py (--episodes 64), learner_step.py and engine_process.py (--groups 8). Each writes
-benchmarks/results/<name>.json; benchmarks/results/summary.md gets one markdown table per result file found
+continuous_batching.py (--episodes 64), learner_step.py, engine_process.py (--groups 8) and decode_kernels.py.
+Each writes benchmarks/results/<name>.json; benchmarks/results/summary.md gets one markdown table per result file found
 (including results written earlier, e.g. sft_tiny.json), with the key ratios.
 """
 
@@ -36,6 +36,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "continuous_batching": ["continuous_batching.py", "--episodes", "64"],
     "learner_step": ["learner_step.py"],
     "engine_process": ["engine_process.py", "--groups", "8", "--repeats", "2"],
+    "decode_kernels": ["decode_kernels.py", "--repeats", "3"],
 }
 
 

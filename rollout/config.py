@@ -77,6 +77,10 @@ class RolloutConfig(_Section):
     version, and the learner waits for the batch too. On 2 CPU cores both made the same GRPO steps (58 against
     59 in two paired 180 s runs): the sync fell from 1.2 s to 0.2 s per step, and the learner waited that much
     longer for rollouts, because the engine is the bottleneck there (docs/rollout.md)."""
+    decode_kernels: bool = True
+    """The transformers engine on CPU decodes with `rollout.engines.cpu_decode`: exact re-implementations of the
+    Mamba state/conv updates and grouped-query SDPA that transformers' CPU fallbacks do more slowly (same logits to
+    float rounding; benchmarks/decode_kernels.py measures the step). False: transformers' own functions."""
     max_concurrent_episodes: int = Field(default=64, ge=1)
     """Episodes one worker advances at once (the engine batches across them)."""
     env_threads: int = Field(default=4, ge=1)

@@ -75,7 +75,12 @@ def build_engine(
     if cfg.engine_threads:
         torch.set_num_threads(cfg.engine_threads)
     return TransformersEngine(
-        path, dtype=dtype, max_batch=cfg.max_concurrent_episodes, seed=seed, update_in_flight=cfg.update_in_flight
+        path,
+        dtype=dtype,
+        max_batch=cfg.max_concurrent_episodes,
+        seed=seed,
+        update_in_flight=cfg.update_in_flight,
+        decode_kernels=cfg.decode_kernels,
     )
 
 

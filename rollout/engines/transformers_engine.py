@@ -27,6 +27,7 @@ finish and holds new requests back meanwhile, so each completion comes from one 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from transformers.cache_utils import DynamicLayer, LinearAttentionLayer
 from transformers.generation.logits_process import TopPLogitsWarper
 
+from rollout.engines import cpu_decode
 from rollout.engines.base import Generation, GenParams, ThreadEngine, weight_items
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -133,14 +135,19 @@ class TransformersEngine(ThreadEngine):
         device: str | None = None,
         continuous: bool = True,
         update_in_flight: bool = False,
+        decode_kernels: bool = True,
     ):
         """`continuous=False` makes new requests wait until the running batch has drained (micro-batching, the
         comparison point of benchmarks/continuous_batching.py); `update_in_flight=False` makes weight updates
-        wait for it (see the module docstring)."""
+        wait for it (see the module docstring); `decode_kernels` installs `rollout.engines.cpu_decode` on CPU."""
         super().__init__()
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype], local_files_only=True)
         self.model.to(self.device).eval()
+        self.decode_kernels = decode_kernels and self.device == "cpu"
+        if self.decode_kernels:
+            cpu_decode.install()
+            cpu_decode.use_fast_attention(self.model)
         tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
         self.eos_id = tok.eos_token_id
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.eos_id
@@ -243,7 +250,8 @@ class TransformersEngine(ThreadEngine):
                 if not batch:
                     break
                 try:
-                    self._run_batch(batch)  # appends the requests that join it, so a failure reaches them too
+                    with cpu_decode.enabled() if self.decode_kernels else contextlib.nullcontext():
+                        self._run_batch(batch)  # appends the requests that join it, so a failure reaches them too
                 except Exception as exc:  # infrastructure failure: every episode of the batch sees it
                     for r in batch:
                         r.resolve(exc)
