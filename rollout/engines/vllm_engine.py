@@ -47,7 +47,9 @@ class VllmEngine(ThreadEngine):
             disable_log_stats=True,
             enable_prefix_caching=options.prefix_caching,
         )
-        self.engine = LLMEngine.from_engine_args(args)
+        # Built on the engine thread, where it steps: the CPU attention backend sizes its scheduler metadata by
+        # the OpenMP threads of the building thread and checks them against the stepping thread's.
+        self.engine = self._thread.submit(LLMEngine.from_engine_args, args).result()
         # transformers keeps some weights in a fused in-memory layout; vLLM loads checkpoint-layout names.
         # A meta-device copy of the architecture lets us map one to the other without memory.
         from transformers import AutoConfig, AutoModelForCausalLM
