@@ -175,3 +175,16 @@ def test_decode_logits_equal_with_and_without(
     assert model.config._attn_implementation == "sdpa"
     assert torch.allclose(got, want, atol=1e-4), (got - want).abs().max()
     assert (want[1:] - want[:-1]).abs().max() > 1e-2  # the decode steps did move the logits
+
+
+def test_rollout_config_switches_the_engine(saved_policies: dict[str, Path]) -> None:
+    from rollout.engines.select import build_engine
+
+    path = saved_policies["nemotron-h-tiny"]
+    for on in (True, False):
+        engine = build_engine("transformers", path, {"decode_kernels": on})
+        try:
+            assert engine.decode_kernels is on
+            assert engine.model.config._attn_implementation == (cpu_decode.ATTENTION if on else "sdpa")
+        finally:
+            engine.close()
