@@ -157,11 +157,13 @@ def sdpa_gqa_attention(
     is_causal: bool | None = None,
     **kwargs,
 ) -> tuple[torch.Tensor, None]:
-    """transformers' SDPA attention, but grouped-query heads go to torch as `enable_gqa=True` on CPU instead of
-    being repeated; anything else (position bias, paged cache, another device, no grouping) is transformers'."""
-    groups = getattr(module, "num_key_value_groups", 1)
+    """transformers' SDPA attention, but with a mask, grouped-query heads go to torch as `enable_gqa=True` on CPU
+    instead of being repeated. Without a mask transformers already passes `enable_gqa` (and handles causal
+    alignment), so that case, like any other (position bias, paged cache, another device, no grouping), is
+    transformers'."""
     if (
-        groups == 1
+        attention_mask is None
+        or getattr(module, "num_key_value_groups", 1) == 1
         or query.device.type != "cpu"
         or kwargs.get("position_bias") is not None
         or kwargs.get("cache") is not None
@@ -170,8 +172,6 @@ def sdpa_gqa_attention(
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, is_causal=is_causal, **kwargs
         )
-    is_causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
-    is_causal = query.shape[2] > 1 and attention_mask is None and is_causal
     out = F.scaled_dot_product_attention(
         query,
         key,
@@ -179,7 +179,6 @@ def sdpa_gqa_attention(
         attn_mask=attention_mask,
         dropout_p=dropout,
         scale=scaling,
-        is_causal=is_causal,
         enable_gqa=True,
     )
     return out.transpose(1, 2).contiguous(), None
