@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import os
@@ -178,6 +179,28 @@ def test_file_size_limit() -> None:
     )
     res = Sandbox(SandboxConfig(max_file_mb=1)).run_python(code)
     assert res.ok and res.stdout.startswith("refused")
+
+
+@needs_bwrap
+@pytest.mark.parametrize("starter", ["prlimit", "preexec_fn"])
+def test_rlimits_inside_the_sandbox(starter: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways of starting a run set the same rlimits; with prlimit no `preexec_fn` forces a full fork."""
+    if starter == "preexec_fn":
+        monkeypatch.setattr(sandbox_mod, "_prlimit", lambda: None)
+    elif sandbox_mod._prlimit() is None:
+        pytest.skip("util-linux's prlimit is not installed: runs take the preexec_fn path (the other case)")
+    cfg = SandboxConfig(cpu_s=3, memory_mb=300, max_file_mb=2, max_procs=17)
+    args, preexec = sandbox_mod._with_limits(["true"], cfg, cfg.max_procs)
+    assert (preexec is None) == (starter == "prlimit") and args[-1] == "true"
+    code = "import resource as r\n"
+    code += "print([r.getrlimit(getattr(r, 'RLIMIT_' + n)) for n in ('CPU', 'AS', 'FSIZE', 'NPROC', 'CORE')])\n"
+    res = Sandbox(cfg).run_python(code)
+    assert res.ok, res.stderr
+    cpu, address_space, file_size, nproc, core = ast.literal_eval(res.stdout)
+    mb = 1024**2
+    assert (cpu, address_space, file_size, core) == ((3, 4), (300 * mb, 300 * mb), (2 * mb, 2 * mb), (0, 0))
+    # a root parent counts only the run's own processes; another uid's limit also covers its other processes
+    assert nproc[0] == nproc[1] and (nproc[0] == 17 if os.getuid() == 0 else nproc[0] >= 17)
 
 
 @needs_bwrap

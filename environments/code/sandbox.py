@@ -8,24 +8,24 @@ Confinement (the default, "bwrap" mode) uses bubblewrap: new pid, network, IPC, 
 network, own pid namespace, so the whole process tree dies with the sandbox), the root file system is mounted
 read-only (nosuid, nodev), `/tmp` is a private size-limited tmpfs and the working directory, `/proc` and `/dev` are
 fresh, the environment is cleared (only PATH, HOME and LANG are set), and the sandbox dies with its parent and
-runs in its own session (no terminal injection). Before `exec`, the child process sets rlimits: CPU seconds,
-address space, file size and number of processes. The parent enforces a wall-clock timeout (killing the whole
-process group) and reads stdout and stderr incrementally, killing the process as soon as their combined size
-passes `max_output_bytes` (status "output_limit"), so a flood never builds up in the parent's memory. The
-interpreter is `sys.executable -I -B -S` (isolated: no user site, no PYTHON* variables, no script dir on
-sys.path; no `site`, so the standard library only, unless `site_packages: true`).
+runs in its own session (no terminal injection). util-linux's `prlimit` starts bubblewrap under the run's rlimits (a
+`preexec_fn` where prlimit is missing): CPU seconds, address space, file size and number of processes. The parent
+enforces a wall-clock timeout (killing the whole process group) and reads stdout and stderr incrementally, killing the
+process as soon as their combined size passes `max_output_bytes` (status "output_limit"), so a flood never builds up
+in the parent's memory. The interpreter is `sys.executable -I -B -S` (isolated: no user site, no PYTHON* variables, no
+script dir on sys.path; no `site`, so the standard library only, unless `site_packages: true`).
 
-Unprivileged uid: the kernel does not apply RLIMIT_NPROC to root, so when the parent runs as root the untrusted
-code does not: bubblewrap (privileged, no user namespace) sets up the mounts, drops every capability but
-CAP_SETUID/CAP_SETGID(/CAP_SETPCAP), and `setpriv` (or a two-line Python bootstrap) switches to a fresh uid/gid
-drawn per run from `SANDBOX_UID_RANGE` (no supplementary groups, no capabilities, `no_new_privs`) before it execs
-the interpreter.
-RLIMIT_NPROC then caps the run's processes and threads (a fork bomb stops at `max_procs`), the code cannot
-signal anything outside its run, and root-only files are unreadable. Directories on the interpreter's path
-that "others" cannot enter (a pyenv under `/root`) are covered with an empty tmpfs with the interpreter's own
-directories bind-mounted back, read-only. After every run the parent kills whatever still runs as that uid
-(a daemon that escaped the group) and waits until it is gone. When the parent is not root, bubblewrap runs
-unprivileged with `--unshare-all` (a user namespace) and RLIMIT_NPROC applies to the parent's uid as a whole.
+Unprivileged uid: the kernel does not apply RLIMIT_NPROC to root, so when the parent runs as root the untrusted code
+does not: bubblewrap (privileged, no user namespace) sets up the mounts, drops every capability but
+CAP_SETUID/CAP_SETGID(/CAP_SETPCAP), and `setpriv` (or a two-line Python bootstrap) switches to a fresh uid/gid drawn
+per run from `SANDBOX_UID_RANGE` (no supplementary groups, no capabilities, `no_new_privs`) before it execs the
+interpreter. RLIMIT_NPROC then caps the run's processes and threads (a fork bomb stops at `max_procs`), the code
+cannot signal anything outside its run, and root-only files are unreadable. Directories on the interpreter's path that
+"others" cannot enter (a pyenv under `/root`) are covered with an empty tmpfs with the interpreter's own directories
+bind-mounted back, read-only. A run that ends by itself leaves no process: the kernel kills and reaps the whole pid
+namespace before its init exits. After a run the parent had to kill (timeout, output limit), it also kills whatever
+still runs as that uid and waits until it is gone. When the parent is not root, bubblewrap runs unprivileged with
+`--unshare-all` (a user namespace) and RLIMIT_NPROC applies to the parent's uid as a whole.
 
 Without bubblewrap (or where it cannot create namespaces) the sandbox refuses to run anything (status
 "refused", with the reason) unless the config sets `unsafe_local: true`, which runs the interpreter directly
@@ -216,21 +216,49 @@ def _user_process_count() -> int:
     return n
 
 
-def _set_limits(cfg: SandboxConfig, nproc: int) -> None:
-    """Runs in the forked child before exec: rlimits (inherited by bwrap and everything it starts)."""
+def _limits(cfg: SandboxConfig, nproc: int) -> list[tuple[int, str, tuple[int, int]]]:
+    """The run's rlimits as (resource, prlimit option, (soft, hard)), each capped at a lower hard limit that
+    already applies to this process (only root may raise one)."""
     mb = 1024 * 1024
-    limits = [
-        (resource.RLIMIT_CPU, (cfg.cpu_s, cfg.cpu_s + 1)),
-        (resource.RLIMIT_AS, (cfg.memory_mb * mb, cfg.memory_mb * mb)),
-        (resource.RLIMIT_FSIZE, (cfg.max_file_mb * mb, cfg.max_file_mb * mb)),
-        (resource.RLIMIT_NPROC, (nproc, nproc)),
-        (resource.RLIMIT_CORE, (0, 0)),
+    wanted = [
+        (resource.RLIMIT_CPU, "cpu", (cfg.cpu_s, cfg.cpu_s + 1)),
+        (resource.RLIMIT_AS, "as", (cfg.memory_mb * mb, cfg.memory_mb * mb)),
+        (resource.RLIMIT_FSIZE, "fsize", (cfg.max_file_mb * mb, cfg.max_file_mb * mb)),
+        (resource.RLIMIT_NPROC, "nproc", (nproc, nproc)),
+        (resource.RLIMIT_CORE, "core", (0, 0)),
     ]
-    for what, value in limits:
-        try:
-            resource.setrlimit(what, value)
-        except (ValueError, OSError):  # a hard limit lower than ours already applies
-            pass
+    out = []
+    for what, option, (soft, hard) in wanted:
+        current = resource.getrlimit(what)[1]
+        if os.geteuid() != 0 and current != resource.RLIM_INFINITY and hard > current:
+            soft, hard = min(soft, current), current
+        out.append((what, option, (soft, hard)))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _prlimit() -> str | None:
+    """util-linux's prlimit, which sets the run's rlimits and execs bubblewrap (None: a `preexec_fn` does)."""
+    return shutil.which("prlimit")
+
+
+def _with_limits(args: list[str], cfg: SandboxConfig, nproc: int) -> tuple[list[str], Any]:
+    """The command line and `preexec_fn` that start `args` under the run's rlimits (inherited by bubblewrap and
+    everything it starts). With prlimit in front, `subprocess` can spawn with vfork: a `preexec_fn` forces a
+    full fork, which in a large parent (a Ray rollout worker) costs several milliseconds of CPU per run."""
+    limits = _limits(cfg, nproc)
+    prlimit = _prlimit()
+    if prlimit:
+        return [prlimit, *(f"--{opt}={soft}:{hard}" for _, opt, (soft, hard) in limits), "--", *args], None
+
+    def set_limits() -> None:  # runs in the forked child before exec
+        for what, _, value in limits:
+            try:
+                resource.setrlimit(what, value)
+            except (ValueError, OSError):  # a hard limit lower than ours already applies
+                pass
+
+    return args, set_limits
 
 
 def _interpreter_mounts() -> list[str]:
@@ -466,6 +494,7 @@ class Sandbox:
         nproc = cfg.max_procs if os.getuid() == 0 else cfg.max_procs + _user_process_count()
         start = time.monotonic()
         deadline = start + cfg.timeout_s
+        args, preexec = _with_limits(args, cfg, nproc)
         try:
             proc = subprocess.Popen(
                 args,
@@ -476,7 +505,7 @@ class Sandbox:
                 env=env,
                 pass_fds=pass_fds,
                 start_new_session=True,
-                preexec_fn=lambda: _set_limits(cfg, nproc),
+                preexec_fn=preexec,
             )
         except OSError as exc:
             return RunResult("sandbox_error", None, "", str(exc), 0.0, mode, detail=f"could not start: {exc}")
@@ -534,7 +563,9 @@ class Sandbox:
         finally:
             _kill_group(proc)  # also reaps stragglers of a finished run (detached grandchildren in local mode)
             proc.wait()
-            if uid is not None:  # the pid namespace dies with bubblewrap; make sure of it, and wait until it has
+            # A sandbox that ended by itself left nothing: its pid namespace's init exits only after the kernel
+            # has killed and reaped every process in it. After a kill, make sure of it and wait until it has.
+            if uid is not None and (killed_for is not None or proc.returncode < 0):
                 _kill_uid(uid)
             sel.close()
             for f in (proc.stdin, proc.stdout, proc.stderr):
