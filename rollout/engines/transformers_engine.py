@@ -40,6 +40,7 @@ from transformers.generation.logits_process import TopPLogitsWarper
 
 from rollout.engines import cpu_decode
 from rollout.engines.base import Generation, GenParams, ThreadEngine, weight_items
+from rollout.engines.sampling import sample_rows
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -312,7 +313,7 @@ class TransformersEngine(ThreadEngine):
             scores = logits / temperature
             logp = torch.log_softmax(scores, dim=-1)
             probs = logp.exp() if top_p_warper is None else torch.softmax(top_p_warper(None, scores), dim=-1)
-            nxt = torch.multinomial(probs, 1, generator=self._generator)[:, 0]
+            nxt = sample_rows(probs, self._generator)
             chosen = logp.gather(1, nxt[:, None])[:, 0].tolist()
             self.stats["decode_steps"] += 1  # counted before any row is handed back
             self.stats["row_steps"] += sum(r is not None for r in rows)
