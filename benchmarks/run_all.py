@@ -6,7 +6,8 @@
 Runs, one after another (never in parallel: each measures ratios side by side on a shared machine):
 vs_trl.py, sandbox_overhead.py, weight_sync.py, rollout_throughput.py (--episodes 8), async_vs_sync.py
 (--steps 3), layout_copy.py (--steps 400), mamba_chunk.py, tokenizer_length.py, sft_data_parallel.py,
-continuous_batching.py (--episodes 64), learner_step.py, engine_process.py (--groups 8) and decode_kernels.py.
+continuous_batching.py (--episodes 64), learner_step.py, engine_process.py (--groups 8), decode_kernels.py and
+sampling.py.
 Each writes benchmarks/results/<name>.json; benchmarks/results/summary.md gets one markdown table per result file found
 (including results written earlier, e.g. sft_tiny.json), with the key ratios.
 """
@@ -37,6 +38,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "learner_step": ["learner_step.py"],
     "engine_process": ["engine_process.py", "--groups", "8", "--repeats", "2"],
     "decode_kernels": ["decode_kernels.py", "--repeats", "3"],
+    "sampling": ["sampling.py", "--repeats", "3"],
 }
 
 
@@ -79,6 +81,8 @@ def section(name: str, data: dict[str, Any]) -> str:
         return head + "Key ratio: `trl_step_over_this` (> 1 = faster per step than TRL).\n\n" + body
     if name == "sandbox_overhead":
         body = table(res["rows"]) + "\nWhere a sandboxed run's time goes:\n\n" + table(res["parts"])
+        if res.get("spawn"):
+            body += "\nStarting a run from a large parent (system-wide CPU per run):\n\n" + table(res["spawn"])
         return head + f"Key ratio: worst overhead {res['worst_overhead_ratio']:.2f}x (target <= 1.5x).\n\n" + body
     if name == "weight_sync":
         body = table(res["rows"])
