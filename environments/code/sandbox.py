@@ -60,6 +60,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -242,7 +243,7 @@ def _prlimit() -> str | None:
     return shutil.which("prlimit")
 
 
-def _with_limits(args: list[str], cfg: SandboxConfig, nproc: int) -> tuple[list[str], Any]:
+def _with_limits(args: list[str], cfg: SandboxConfig, nproc: int) -> tuple[list[str], Callable[[], None] | None]:
     """The command line and `preexec_fn` that start `args` under the run's rlimits (inherited by bubblewrap and
     everything it starts). With prlimit in front, `subprocess` can spawn with vfork: a `preexec_fn` forces a
     full fork, which in a large parent (a Ray rollout worker) costs several milliseconds of CPU per run."""
