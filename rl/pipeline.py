@@ -18,6 +18,7 @@ from typing import Any
 
 from rl.config.loader import dump_config
 from rl.config.run import RunConfig
+from rl.plots import draw_reward
 
 STAGES = ("random init", "SFT", "RL")
 
@@ -135,12 +136,10 @@ def _plots(root: Path, history: list[dict[str, Any]], res: PipelineResult) -> No
     steps = [h["step"] for h in history]
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(steps, [h["reward/mean"] for h in history], marker="o", label="reward (mean)")
-    ax.plot(steps, [h["success_rate"] for h in history], marker=".", label="success rate")
+    window = draw_reward(ax, history)
     ax.set_xlabel("GRPO step")
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend()
-    ax.set_title("training reward vs step")
+    ax.legend(fontsize=7)
+    ax.set_title(f"training reward vs step (lines: rolling mean of {window} steps)")
     fig.tight_layout()
     fig.savefig(plots / "reward_vs_step.png", dpi=110)
     plt.close(fig)

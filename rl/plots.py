@@ -3,7 +3,8 @@
 One figure of six panels from the run's `metrics.jsonl` records (every step, resumed parts included):
 training reward per env config (raw points and a rolling mean, since a step holds only a few groups), held-out
 eval pass@1 when the run evaluated (all envs, and each trained env), KL to the reference and entropy, clip and
-masked fractions, staleness of the consumed groups, and where each step's time went.
+masked fractions, staleness of the consumed groups, and where each step's time went. The reward panel is also
+the quickstart report's "reward vs step" plot (`draw_reward`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,32 @@ def _series(records: list[dict[str, Any]], key: str) -> tuple[list[int], list[fl
     return [s for s, _ in pts], [v for _, v in pts]
 
 
+def reward_envs(records: list[dict[str, Any]]) -> list[str]:
+    """Env ids with a per-step training reward in `records` (keys `reward/<env>`), sorted."""
+    keys = {k for r in records for k in r}
+    return sorted(k.removeprefix("reward/") for k in keys if k.startswith("reward/") and k not in _REWARD_TOTALS)
+
+
+_REWARD_TOTALS = ("reward/mean", "reward/std")
+
+
+def draw_reward(ax: Any, records: list[dict[str, Any]]) -> int:
+    """Training reward per env on `ax`: faint points per step and a rolling-mean line each, then the all-env
+    mean as a black line; returns the window. The window is a tenth of the run (at least `ROLLING` steps),
+    since one step holds only a few groups and an env sampled at 1 in 8 appears in few steps."""
+    n_steps = len({r["step"] for r in records if "reward/mean" in r})
+    window = max(ROLLING, n_steps // 10)
+    for env in reward_envs(records):
+        steps, vals = _series(records, f"reward/{env}")
+        (line,) = ax.plot(steps, rolling_mean(vals, window), label=env)
+        ax.scatter(steps, vals, s=8, alpha=0.35, color=line.get_color())
+    steps, vals = _series(records, "reward/mean")
+    ax.plot(steps, rolling_mean(vals, window), color="black", linewidth=2, label="all envs")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("reward")
+    return window
+
+
 def training_curves(records: list[dict[str, Any]], path: Path) -> Path:
     """Draw the run's curves into `path` (PNG) and return it; `records` are metrics.jsonl lines."""
     import matplotlib
@@ -45,14 +72,9 @@ def training_curves(records: list[dict[str, Any]], path: Path) -> Path:
     fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
     (rew, ev, kl), (clip, stale, tm) = axes
 
-    totals = ("reward/mean", "reward/std")
-    envs = [k.removeprefix("reward/") for k in keys if k.startswith("reward/") and k not in totals]
-    for env in envs:
-        steps, vals = _series(records, f"reward/{env}")
-        (line,) = rew.plot(steps, rolling_mean(vals), label=env)
-        rew.scatter(steps, vals, s=8, alpha=0.35, color=line.get_color())
-    rew.set_title(f"training reward per env (points; line: rolling mean of {ROLLING})")
-    rew.set_ylabel("reward")
+    window = draw_reward(rew, records)
+    rew.set_title(f"training reward per env (points; lines: rolling mean of {window})")
+    envs = reward_envs(records)
 
     evals = [name for name in ("all", *envs) if f"eval/{name}/pass@1" in keys]
     for name in evals:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rl.plots import rolling_mean, training_curves
+from rl.plots import ROLLING, draw_reward, reward_envs, rolling_mean, training_curves
 
 
 def test_rolling_mean_is_a_trailing_window() -> None:
@@ -46,3 +46,24 @@ def test_training_curves_write_a_png(tmp_path: Path) -> None:
 def test_training_curves_refuse_records_without_steps(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="reward/mean"):
         training_curves([{"step": 1, "eval/all/pass@1": 0.5}], tmp_path / "x.png")
+
+
+def test_draw_reward_draws_a_rolling_line_per_env_and_the_mean() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [{"step": s, "reward/mean": 0.5, "reward/std": 0.1, "reward/a": float(s % 2)} for s in range(1, 121)]
+    records += [{"step": s, "reward/b": 1.0} for s in range(1, 121, 8)] + [{"step": 3, "eval/all/pass@1": 0.2}]
+    assert reward_envs(records) == ["a", "b"]
+    fig, ax = plt.subplots()
+    window = draw_reward(ax, records)
+    assert window == 12 and ROLLING < 12  # a tenth of the 120 steps
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"a", "b", "all envs"}
+    assert list(lines["a"].get_ydata())[-1] == 0.5  # 12 alternating 0/1 rewards
+    assert len(lines["b"].get_xdata()) == 15 and set(lines["all envs"].get_ydata()) == {0.5}
+    fig, ax = plt.subplots()
+    assert draw_reward(ax, records[:20]) == ROLLING
+    plt.close("all")
