@@ -33,13 +33,14 @@ def _series(records: list[dict[str, Any]], key: str) -> tuple[list[int], list[fl
     return [s for s, _ in pts], [v for _, v in pts]
 
 
+_REWARD_TOTALS = ("reward/mean", "reward/std")
+"""Reward keys of the whole batch, not of one env."""
+
+
 def reward_envs(records: list[dict[str, Any]]) -> list[str]:
     """Env ids with a per-step training reward in `records` (keys `reward/<env>`), sorted."""
     keys = {k for r in records for k in r}
     return sorted(k.removeprefix("reward/") for k in keys if k.startswith("reward/") and k not in _REWARD_TOTALS)
-
-
-_REWARD_TOTALS = ("reward/mean", "reward/std")
 
 
 def draw_reward(ax: Any, records: list[dict[str, Any]]) -> int:
