@@ -22,9 +22,10 @@ per run from `SANDBOX_UID_RANGE` (no supplementary groups, no capabilities, `no_
 interpreter. RLIMIT_NPROC then caps the run's processes and threads (a fork bomb stops at `max_procs`), the code
 cannot signal anything outside its run, and root-only files are unreadable. Directories on the interpreter's path that
 "others" cannot enter (a pyenv under `/root`) are covered with an empty tmpfs with the interpreter's own directories
-bind-mounted back, read-only. A run that ends by itself leaves no process: the kernel kills and reaps the whole pid
-namespace before its init exits. After a run the parent had to kill (timeout, output limit), it also kills whatever
-still runs as that uid and waits until it is gone. When the parent is not root, bubblewrap runs unprivileged with
+bind-mounted back, read-only. When a run ends, the kernel kills the rest of its pid namespace, but
+bubblewrap's monitor reports the exit status as soon as the namespace's init starts exiting, before that is done; so
+after every run the parent also kills whatever still runs as that uid and waits until it is gone (one /proc scan when
+nothing is left). When the parent is not root, bubblewrap runs unprivileged with
 `--unshare-all` (a user namespace) and RLIMIT_NPROC applies to the parent's uid as a whole.
 
 Without bubblewrap (or where it cannot create namespaces) the sandbox refuses to run anything (status
@@ -564,9 +565,9 @@ class Sandbox:
         finally:
             _kill_group(proc)  # also reaps stragglers of a finished run (detached grandchildren in local mode)
             proc.wait()
-            # A sandbox that ended by itself left nothing: its pid namespace's init exits only after the kernel
-            # has killed and reaped every process in it. After a kill, make sure of it and wait until it has.
-            if uid is not None and (killed_for is not None or proc.returncode < 0):
+            # bwrap exits once the namespace's init starts exiting, which may be before the kernel has killed and
+            # reaped the rest of the namespace (a detached daemon): make sure of it and wait until it has.
+            if uid is not None:
                 _kill_uid(uid)
             sel.close()
             for f in (proc.stdin, proc.stdout, proc.stderr):
