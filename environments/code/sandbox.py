@@ -22,11 +22,11 @@ per run from `SANDBOX_UID_RANGE` (no supplementary groups, no capabilities, `no_
 interpreter. RLIMIT_NPROC then caps the run's processes and threads (a fork bomb stops at `max_procs`), the code
 cannot signal anything outside its run, and root-only files are unreadable. Directories on the interpreter's path that
 "others" cannot enter (a pyenv under `/root`) are covered with an empty tmpfs with the interpreter's own directories
-bind-mounted back, read-only. When a run ends, the kernel kills the rest of its pid namespace, but
-bubblewrap's monitor reports the exit status as soon as the namespace's init starts exiting, before that is done; so
-after every run the parent also kills whatever still runs as that uid and waits until it is gone (one /proc scan when
-nothing is left). When the parent is not root, bubblewrap runs unprivileged with
-`--unshare-all` (a user namespace) and RLIMIT_NPROC applies to the parent's uid as a whole.
+bind-mounted back, read-only. When a run ends, the kernel kills the rest of its pid namespace, but bubblewrap's
+monitor reports the exit status as soon as the namespace's init starts exiting, before that is done; so after every
+run the parent also kills whatever still runs as that uid and waits until it is gone (one /proc scan when nothing is
+left). When the parent is not root, bubblewrap runs unprivileged with `--unshare-all` (a user namespace) and
+RLIMIT_NPROC applies to the parent's uid as a whole.
 
 Without bubblewrap (or where it cannot create namespaces) the sandbox refuses to run anything (status
 "refused", with the reason) unless the config sets `unsafe_local: true`, which runs the interpreter directly
