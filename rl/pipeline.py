@@ -5,7 +5,8 @@
 The run folder (run.output_dir/run.name) gets sft/ (the SFT run), grpo/ (the GRPO run), eval/ (the comparison
 of the random-init, SFT and RL checkpoints on held-out seeds: JSON, markdown, per-family PNGs, transcripts) and
 report.md with the summary table and the training plots (reward vs step, pass@1 per family per stage,
-staleness, time breakdown).
+staleness, time breakdown). The table's last column is RL's change over SFT per family: the mean per-task
+difference of pass@1 on the same held-out seeds, with its 95% interval (`rl.eval.metrics.paired_difference`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class PipelineResult:
     """stage -> family -> pass@1."""
     ci: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     """stage -> family -> 95% interval of the success rate."""
+    change: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """family -> RL minus SFT: {"tasks", "difference", "ci95"} over the held-out tasks both played."""
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -107,6 +110,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> Pip
         fams = res.as_dict()["families"]
         out.pass1[stage] = {f: m["pass@1"] for f, m in fams.items()}
         out.ci[stage] = {f: tuple(m["success_ci95"]) for f, m in fams.items()}
+    out.change = rl_change(results["SFT"], results["RL"])
     _plots(root, grpo.history, out)
     _report(root, cfg, grpo, out)
     (root / "summary.json").write_text(
@@ -114,6 +118,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> Pip
             {
                 "pass1": out.pass1,
                 "ci": out.ci,
+                "rl_minus_sft": out.change,
                 "seconds": seconds,
                 "engine": grpo.engine,
                 "checkpoints": {k: str(v) for k, v in paths.items()},
@@ -122,6 +127,28 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> Pip
         )
     )
     return out
+
+
+def rl_change(sft: Any, rl: Any) -> dict[str, dict[str, Any]]:
+    """Per family, RL's pass@1 minus SFT's, paired over the held-out tasks (two `EvalResult`s)."""
+    import environments
+    from rl.eval.metrics import paired_difference
+
+    def by_family(res: Any) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {}
+        for e in res.episodes:
+            out.setdefault(environments.spec(e.env_id).family, []).append(e)
+        return out
+
+    before, after = by_family(sft), by_family(rl)
+    return {f: paired_difference(before[f], after[f]) for f in sorted(set(before) & set(after))}
+
+
+def _change_text(change: dict[str, Any] | None) -> str:
+    if not change:
+        return "-"
+    lo, hi = change["ci95"]
+    return f"{100 * change['difference']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
 
 
 def _plots(root: Path, history: list[dict[str, Any]], res: PipelineResult) -> None:
@@ -197,8 +224,8 @@ def _report(root: Path, cfg: RunConfig, grpo: Any, res: PipelineResult) -> None:
         "",
         "## Held-out pass@1 per family",
         "",
-        "| family | " + " | ".join(STAGES) + " |",
-        "|---|" + "---|" * len(STAGES),
+        "| family | " + " | ".join(STAGES) + " | RL - SFT (points) |",
+        "|---|" + "---|" * (len(STAGES) + 1),
     ]
     for f in families:
         cells = []
@@ -206,10 +233,11 @@ def _report(root: Path, cfg: RunConfig, grpo: Any, res: PipelineResult) -> None:
             p = res.pass1.get(stage, {}).get(f)
             lo, hi = res.ci.get(stage, {}).get(f, (float("nan"), float("nan")))
             cells.append("-" if p is None else f"{p:.2f} [{lo:.2f}, {hi:.2f}]")
-        lines.append(f"| {f} | " + " | ".join(cells) + " |")
+        lines.append(f"| {f} | " + " | ".join(cells) + f" | {_change_text(res.change.get(f))} |")
     lines += [
         "",
-        "Brackets: 95% Wilson interval of the success rate. Per-env tables: eval/report.md.",
+        "Brackets: 95% Wilson interval of the success rate; for RL - SFT, the 95% interval of the mean per-task",
+        "difference on the same held-out seeds (pass@1 points). Per-env tables: eval/report.md.",
         "",
         "## Time",
         "",
@@ -238,8 +266,10 @@ def print_summary(res: PipelineResult) -> None:
     table.add_column("family")
     for stage in STAGES:
         table.add_column(stage)
+    table.add_column("RL - SFT (points, 95% CI)")
     for f in families:
-        table.add_row(f, *[f"{res.pass1.get(s, {}).get(f, float('nan')):.2f}" for s in STAGES])
+        cells = [f"{res.pass1.get(s, {}).get(f, float('nan')):.2f}" for s in STAGES]
+        table.add_row(f, *cells, _change_text(res.change.get(f)))
     console = Console()
     console.print(table)
     console.print(f"report: {res.folder / 'report.md'}", highlight=False)

@@ -13,7 +13,7 @@ import pytest
 
 import environments
 from rl.eval import EvalConfig, build_result, evaluate, pass_at_k, wilson_interval, write_report
-from rl.eval.metrics import Episode, normal_interval, summarize
+from rl.eval.metrics import Episode, normal_interval, paired_difference, summarize
 from rl.policy.tokenizer import build_byte_tokenizer
 from rollout.agent_loop import ChatRenderer, run_episode
 from rollout.chat_format import ASSISTANT
@@ -69,6 +69,23 @@ def test_summary_averages_pass_at_k_over_tasks() -> None:
     assert m["mean_turns"] == pytest.approx(1.5)
     assert m["parse_error_rate"] == pytest.approx(1 / 12)
     assert m["tokens_per_episode"] == pytest.approx(5.0)
+
+
+def test_paired_difference_pairs_tasks_and_leaves_unshared_ones_out() -> None:
+    # task 0: 0/2 -> 2/2, task 1: 1/2 -> 1/2, task 2: 2/2 -> 1/2; task 3 only after, task 4 only before
+    before = [_ep("e", 0, i, False) for i in range(2)] + [_ep("e", 1, i, i == 0) for i in range(2)]
+    before += [_ep("e", 2, i, True) for i in range(2)] + [_ep("e", 4, 0, True)]
+    after = [_ep("e", 0, i, True) for i in range(2)] + [_ep("e", 1, i, i == 1) for i in range(2)]
+    after += [_ep("e", 2, i, i == 0) for i in range(2)] + [_ep("e", 3, 0, True)]
+    d = paired_difference(before, after)
+    assert d["tasks"] == 3
+    assert d["difference"] == pytest.approx((1.0 + 0.0 - 0.5) / 3)
+    sd = math.sqrt(sum((x - 0.5 / 3) ** 2 for x in (1.0, 0.0, -0.5)) / 2)
+    half = 1.959963984540054 * sd / math.sqrt(3)
+    assert d["ci95"] == pytest.approx([0.5 / 3 - half, 0.5 / 3 + half])
+    # the same tasks with the same outcomes: no change, and a zero-width interval
+    same = paired_difference(before, before)
+    assert same["difference"] == 0.0 and same["ci95"] == [0.0, 0.0] and same["tasks"] == 4
 
 
 def test_eval_config_section() -> None:

@@ -52,12 +52,18 @@ def test_pipeline_end_to_end(config: str, tmp_path: Path, repo: Path) -> None:
     summary = json.loads((folder / "summary.json").read_text())
     assert set(summary["pass1"]) == {"random init", "SFT", "RL"}
     assert set(summary["pass1"]["RL"]) == {"tools", "planning"}
+    change = summary["rl_minus_sft"]
+    assert set(change) == {"tools", "planning"} and change["tools"]["tasks"] == 2  # eval.num_seeds=2, one env
+    for fam, c in change.items():
+        lo, hi = c["ci95"]
+        assert lo <= c["difference"] <= hi
+        assert c["difference"] == pytest.approx(summary["pass1"]["RL"][fam] - summary["pass1"]["SFT"][fam])
     expected_engine = "vllm" if "vllm" in config else "transformers"
     assert summary["engine"].startswith(expected_engine)
     for name in ("reward_vs_step", "pass1_per_family", "staleness", "time_breakdown"):
         assert (folder / "plots" / f"{name}.png").stat().st_size > 1000
     report = (folder / "report.md").read_text()
-    assert "| tools |" in report and "random init" in report
+    assert "| tools |" in report and "random init" in report and "RL - SFT" in report
     assert (folder / "grpo" / "plots" / "training_curves.png").stat().st_size > 1000
     assert "](grpo/plots/training_curves.png)" in report
     assert (folder / "grpo" / "metrics.jsonl").is_file() and (folder / "eval" / "report.md").is_file()

@@ -4,6 +4,10 @@ pass@k (Chen et al., 2021): with n samples of one task of which c succeed, the p
 k samples drawn without replacement succeeds is ``1 - C(n - c, k) / C(n, k)``; averaging that over tasks is an
 unbiased estimate of pass@k. pass@1 reduces to c / n. Success-rate intervals are Wilson score intervals (sensible
 at 0 and 1 and for small n); mean-reward intervals are normal approximations (mean +- z * sd / sqrt(n)).
+
+Two checkpoints evaluated on the same task seeds are compared by the paired difference of their per-task pass@1
+(`paired_difference`): the tasks differ far more from each other (which function, which numbers) than two
+checkpoints differ on one task, so pairing removes the between-task spread that two separate intervals carry.
 """
 
 from __future__ import annotations
@@ -143,3 +147,21 @@ def summarize(episodes: Sequence[Episode], k: int) -> dict[str, Any]:
         "finish": dict(sorted(Counter(e.finish or "unknown" for e in episodes).items())),
         "errors": sum(e.error is not None for e in episodes),
     }
+
+
+def per_task_pass1(episodes: Iterable[Episode]) -> dict[tuple[str, int], float]:
+    """pass@1 of each task, keyed by (env id, seed)."""
+    tasks: dict[tuple[str, int], list[bool]] = defaultdict(list)
+    for e in episodes:
+        tasks[(e.env_id, e.seed)].append(e.success)
+    return {t: sum(s) / len(s) for t, s in tasks.items()}
+
+
+def paired_difference(before: Iterable[Episode], after: Iterable[Episode], z: float = Z95) -> dict[str, Any]:
+    """pass@1 of `after` minus pass@1 of `before` over the tasks both played, with a 95% normal interval of the
+    mean per-task difference. Tasks only one side played are left out (`tasks` counts the shared ones)."""
+    a, b = per_task_pass1(before), per_task_pass1(after)
+    shared = sorted(set(a) & set(b))
+    diffs = [b[t] - a[t] for t in shared]
+    lo, hi = normal_interval(diffs, z)
+    return {"tasks": len(shared), "difference": _mean(diffs), "ci95": [lo, hi]}
