@@ -49,7 +49,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> Pip
     from rl.budget import warn_token_budget
     from rl.eval.checkpoints import Checkpoint, materialize
     from rl.eval.report import write_report
-    from rl.eval.runner import evaluate
+    from rl.eval.runner import evaluate_checkpoints
     from rl.policy.config import PolicyConfig
     from rl.train import train
     from sft import run_sft
@@ -88,20 +88,18 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> Pip
         "SFT": sft_res.checkpoint,
         "RL": grpo.final_checkpoint,
     }
-    results = {}
-    eval_rollout = ev.standalone_rollout(cfg.rollout)  # nothing else runs now
-    for stage, path in paths.items():
-        results[stage] = evaluate(
-            str(path),
-            ev.env_ids(),
-            ev.seeds(),
-            ev.n,
-            ev.k,
-            eval_rollout,
-            sampling=ev.sampling_overrides(),
-            sample_seed=ev.sample_seed,
-            name=stage,
-        )
+    # one pool for the three stages: each next checkpoint's weights are loaded into the running workers
+    results = evaluate_checkpoints(
+        paths,
+        ev.env_ids(),
+        ev.seeds(),
+        ev.n,
+        ev.k,
+        ev.standalone_rollout(cfg.rollout),  # nothing else runs now
+        sampling=ev.sampling_overrides(),
+        sample_seed=ev.sample_seed,
+        dtype=cfg.policy.dtype,
+    )
     write_report(results, root / "eval")
     seconds["eval"] = time.perf_counter() - t0
 

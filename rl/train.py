@@ -213,6 +213,7 @@ def train(
     writer = MetricsWriter(run_dir)
     ready: list[GroupResult] = []
     dropped_this_step = 0
+    anchors: list[list[Trajectory]] = []  # samples of dropped groups, for the KL term (algo.kl_anchor_samples)
     history: list[dict[str, Any]] = []
     last_ckpt = existing
     t_idle = 0.0
@@ -257,6 +258,8 @@ def train(
                     ctrl.drop()
                     dropped_total += 1
                     dropped_this_step += 1
+                    if algo.kl_anchor_samples:  # no advantage, but the KL term still sees these tokens
+                        anchors.append(result.trajectories[: algo.kl_anchor_samples])
                     continue
                 ready.append(result)
                 continue
@@ -271,6 +274,13 @@ def train(
                 for t, a in zip(g.trajectories, adv.tolist(), strict=True):
                     trajs.append(_overlong_filtered(t) if algo.overlong_filter and t.finish == "max_tokens" else t)
                     advs.append(a)
+            # at most one batch's worth of dropped groups, the newest (older ones may be past the staleness bound)
+            anchor_trajs = [t for group in anchors[-B:] for t in group]
+            anchors = []
+            trajs += [
+                _overlong_filtered(t) if algo.overlong_filter and t.finish == "max_tokens" else t for t in anchor_trajs
+            ]
+            advs += [0.0] * len(anchor_trajs)
             t0 = time.perf_counter()
             stats = ray.get(learner.step.remote(trajs, advs))
             t_train = time.perf_counter() - t0
@@ -289,6 +299,7 @@ def train(
                 "advantage/std": float(np.std(advs)),
                 "advantage/abs_mean": float(np.mean(np.abs(advs))),
                 "groups/dropped_total": float(dropped_total),
+                "groups/kl_anchor_sequences": float(len(anchor_trajs)),
                 "groups/lost_total": float(lost_total),
                 "workers/restarts": float(pool.restarts),
                 "staleness/mean": float(np.mean(staleness)),

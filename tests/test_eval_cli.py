@@ -1,10 +1,12 @@
 """`agentrl eval` end to end with Ray rollout workers and the transformers engine: two random-init preset
 checkpoints side by side (JSON, markdown, PNG, transcripts, `eval show`), bad arguments failing fast with exit
-code 2, and `evaluate` reusing a running RolloutPool deterministically."""
+code 2, `evaluate` reusing a running RolloutPool deterministically, and `evaluate_checkpoints` playing several
+checkpoints on one pool exactly as a pool of each would."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from typer.testing import CliRunner
 
 from rl.cli import app
 from rl.eval import evaluate
+from rl.eval.runner import evaluate_checkpoints
 from rollout.config import RolloutConfig
 from rollout.pool import RolloutPool
 
@@ -121,3 +124,37 @@ def test_evaluate_reuses_a_running_pool(cli_run: Path, ray_local) -> None:
         assert first.envs["plan-maze-5"]["episodes"] == 4
     finally:
         pool.shutdown()
+
+
+def _perturbed_copy(src: Path, dst: Path) -> Path:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    shutil.copytree(src, dst)
+    model = AutoModelForCausalLM.from_pretrained(src, local_files_only=True)
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
+    model.save_pretrained(dst)
+    return dst
+
+
+def test_evaluate_checkpoints_on_one_pool_matches_a_pool_per_checkpoint(cli_run: Path, tmp_path: Path) -> None:
+    ray.shutdown()
+    a = cli_run / "checkpoints" / "nemotron-h-tiny"
+    b = _perturbed_copy(a, tmp_path / "perturbed")
+    cfg = RolloutConfig(workers=1, max_concurrent_episodes=1, engine="transformers")  # seeded, repeatable
+    kw = {"sampling": {"max_new_tokens": 10, "max_total_tokens": 1000, "temperature": 1.0}}
+    both = evaluate_checkpoints({"a": a, "b": b}, ["plan-maze-5"], [1_000_000, 1_000_001], 2, 1, cfg, **kw)
+    assert not ray.is_initialized()  # it shut down the Ray instance it started
+    assert list(both) == ["a", "b"] and both["b"].checkpoint == str(b) and both["b"].name == "b"
+    assert both["a"].policy_versions == [0] and both["b"].policy_versions == [1]
+    alone = evaluate(str(b), ["plan-maze-5"], [1_000_000, 1_000_001], 2, 1, cfg, **kw)  # a pool of its own
+    assert [e.messages for e in both["b"].episodes] == [e.messages for e in alone.episodes]
+    assert [e.messages for e in both["a"].episodes] != [e.messages for e in both["b"].episodes]  # b's weights played
+
+    granite = cli_run / "checkpoints" / "granite-hybrid-tiny"
+    with pytest.raises(ValueError, match="granite-hybrid-tiny: its weights differ"):
+        evaluate_checkpoints({"a": a, "g": granite}, ["plan-maze-5"], [1_000_000], 1, 1, cfg, **kw)
+    assert not ray.is_initialized()  # refused before anything started

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rl.cluster import RayConfig
 from rl.config.base import Section
@@ -62,3 +62,11 @@ class RunConfig(Section):
 
     eval: EvalConfig = Field(default_factory=EvalConfig)
     """Evaluation on held-out seeds (`agentrl eval`, and every `eval.every_steps` learner steps in training)."""
+
+    @model_validator(mode="after")
+    def _across_sections(self) -> RunConfig:
+        if self.algo.kl_anchor_samples and self.loss.kl_beta <= 0:
+            raise ValueError(
+                "algo.kl_anchor_samples needs loss.kl_beta > 0: the anchor samples carry only the KL term"
+            )
+        return self

@@ -100,6 +100,11 @@ class AlgoConfig(Section):
     dynamic_sampling_max_rounds: int = Field(default=4, ge=1)
     """Dynamic sampling drops at most this many batches' worth of groups per step; after that, groups without
     signal are kept (zero advantage) so a policy that fails every task still trains (entropy, KL) and moves on."""
+    kl_anchor_samples: int = Field(default=0, ge=0)
+    """Of each group dynamic sampling drops, this many samples still reach the learner, with zero advantage: no
+    policy gradient, only the KL term to the reference. Without them the tokens of envs the policy always (or
+    never) solves reach no loss at all, and updates from the other envs move the shared weights there freely.
+    Needs loss.kl_beta > 0; 0 drops such groups whole (DAPO)."""
     overlong_filter: bool = True
     """Episodes cut by the token budget carry no loss (they still count in their group's baseline)."""
     freeze_router: bool = False
