@@ -66,7 +66,5 @@ class RunConfig(Section):
     @model_validator(mode="after")
     def _across_sections(self) -> RunConfig:
         if self.algo.kl_anchor_samples and self.loss.kl_beta <= 0:
-            raise ValueError(
-                "algo.kl_anchor_samples needs loss.kl_beta > 0: the anchor samples carry only the KL term"
-            )
+            raise ValueError("algo.kl_anchor_samples needs loss.kl_beta > 0: the anchor samples carry only the KL term")
         return self

@@ -310,9 +310,16 @@ def checkpoint_weights(path: str | Path, dtype: str = "float32") -> list[tuple[s
     """A checkpoint directory's named parameters (transformers' in-memory names), as the learner sends them."""
     import torch
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
     dt = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dt, local_files_only=True)
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a bar per stage between the evaluations' own output
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dt, local_files_only=True)
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
     return [(n, p.detach()) for n, p in model.named_parameters()]
 
 
