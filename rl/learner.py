@@ -23,6 +23,7 @@ from transformers import AutoModelForCausalLM
 from rl.grpo.config import AlgoConfig, LossConfig
 from rl.grpo.loss import offpolicy_weights, policy_loss
 from rl.logprobs import token_logprobs
+from rl.policy.build import DTYPES
 from rollout.trajectory import Trajectory
 
 STATE_FILE = "learner_state.pt"
@@ -117,7 +118,7 @@ class LearnerImpl:
         self.algo = algo if isinstance(algo, AlgoConfig) else AlgoConfig.model_validate(algo)
         self.loss_cfg = loss if isinstance(loss, LossConfig) else LossConfig.model_validate(loss)
         torch.manual_seed(seed)
-        dt = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+        dt = DTYPES[dtype]
         self.model = AutoModelForCausalLM.from_pretrained(policy_path, dtype=dt, local_files_only=True)
         self.model.train()
         self.frozen = []

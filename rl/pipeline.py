@@ -129,16 +129,10 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> Pip
 
 def rl_change(sft: Any, rl: Any) -> dict[str, dict[str, Any]]:
     """Per family, RL's pass@1 minus SFT's, paired over the held-out tasks (two `EvalResult`s)."""
-    import environments
     from rl.eval.metrics import paired_difference
+    from rl.eval.runner import episodes_by_family
 
-    def by_family(res: Any) -> dict[str, list[Any]]:
-        out: dict[str, list[Any]] = {}
-        for e in res.episodes:
-            out.setdefault(environments.spec(e.env_id).family, []).append(e)
-        return out
-
-    before, after = by_family(sft), by_family(rl)
+    before, after = episodes_by_family(sft.episodes), episodes_by_family(rl.episodes)
     return {f: paired_difference(before[f], after[f]) for f in sorted(set(before) & set(after))}
 
 

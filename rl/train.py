@@ -270,17 +270,15 @@ def train(
             trajs, advs = [], []
             for g in batch:
                 shaped = [training_reward(t, algo.reward_components) for t in g.trajectories]
-                adv = group_advantages(torch.tensor(shaped), algo.advantage)
-                for t, a in zip(g.trajectories, adv.tolist(), strict=True):
-                    trajs.append(_overlong_filtered(t) if algo.overlong_filter and t.finish == "max_tokens" else t)
-                    advs.append(a)
-            # at most one batch's worth of dropped groups, the newest (older ones may be past the staleness bound)
+                trajs += g.trajectories
+                advs += group_advantages(torch.tensor(shaped), algo.advantage).tolist()
+            # the anchors of this step's dropped groups, at most one batch's worth (the newest), with no advantage
             anchor_trajs = [t for group in anchors[-B:] for t in group]
             anchors = []
-            trajs += [
-                _overlong_filtered(t) if algo.overlong_filter and t.finish == "max_tokens" else t for t in anchor_trajs
-            ]
+            trajs += anchor_trajs
             advs += [0.0] * len(anchor_trajs)
+            if algo.overlong_filter:
+                trajs = [_overlong_filtered(t) if t.finish == "max_tokens" else t for t in trajs]
             t0 = time.perf_counter()
             stats = ray.get(learner.step.remote(trajs, advs))
             t_train = time.perf_counter() - t0

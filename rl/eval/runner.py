@@ -178,6 +178,16 @@ def evaluate(
     return build_result(label, where, ids, seeds, n, k, params, episodes, time.perf_counter() - t0, engines, versions)
 
 
+def episodes_by_family(episodes: Iterable[Episode]) -> dict[str, list[Episode]]:
+    """Episodes grouped by their env config's family."""
+    import environments
+
+    out: dict[str, list[Episode]] = defaultdict(list)
+    for e in episodes:
+        out[environments.spec(e.env_id).family].append(e)
+    return dict(out)
+
+
 def build_result(
     name: str,
     checkpoint: str,
@@ -192,13 +202,10 @@ def build_result(
     policy_versions: list[int] | None = None,
 ) -> EvalResult:
     """Aggregate episodes into per-env, per-family and overall metrics."""
-    import environments
 
     by_env: dict[str, list[Episode]] = defaultdict(list)
-    by_family: dict[str, list[Episode]] = defaultdict(list)
     for e in episodes:
         by_env[e.env_id].append(e)
-        by_family[environments.spec(e.env_id).family].append(e)
     return EvalResult(
         name=name,
         checkpoint=checkpoint,
@@ -208,7 +215,7 @@ def build_result(
         k=k,
         sampling=sampling,
         envs={e: summarize(by_env[e], k) for e in env_ids},
-        families={f: summarize(es, k) for f, es in sorted(by_family.items())},
+        families={f: summarize(es, k) for f, es in sorted(episodes_by_family(episodes).items())},
         overall=summarize(episodes, k),
         seconds=seconds,
         engines=list(engines or []),
@@ -308,11 +315,12 @@ def _run_on_new_pool(
 
 def checkpoint_weights(path: str | Path, dtype: str = "float32") -> list[tuple[str, Any]]:
     """A checkpoint directory's named parameters (transformers' in-memory names), as the learner sends them."""
-    import torch
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
-    dt = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+    from rl.policy.build import DTYPES
+
+    dt = DTYPES[dtype]
     bar = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # a bar per stage between the evaluations' own output
     try:
