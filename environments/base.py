@@ -11,6 +11,11 @@ the action does and earns) and `oracle_action()` (a scripted solver's next actio
 solvable and to make SFT demonstrations). The base class does the rest: seeding, turn counting and the
 max-turns truncation, and turning any malformed action, parse error or author bug into an observation with
 reward 0 (`info["env_error"]` marks the latter so the contract checker can flag it), never an exception.
+
+Task kinds. An env whose tasks come in named kinds (the code envs' function templates) lists them in
+`task_kinds()`, sets `self.task_kind` in `new_task`, and honours `reset(options={"task_kind": k})`: the
+task is then drawn from kind `k`. `reset` reports the kind in `info["task_kind"]` ("" for envs without kinds),
+so evaluation can break results down by kind and a curriculum (`algo.curriculum`) can choose kinds.
 """
 
 from __future__ import annotations
@@ -133,6 +138,16 @@ class AgentEnv(gym.Env):
         """The seed of the last reset (None when reset without one)."""
         self.reset_options: dict[str, Any] | None = None
         """The options of the last reset."""
+        self.task_kind = ""
+        """The kind of the current task (one of `task_kinds()`), set by `new_task`; "" for envs without kinds."""
+
+    def task_kinds(self) -> tuple[str, ...]:
+        """The named kinds this env's tasks are drawn from (empty when it has none)."""
+        return ()
+
+    def requested_kind(self) -> str | None:
+        """The kind the last reset asked for (`options["task_kind"]`), or None: for `new_task`."""
+        return (self.reset_options or {}).get("task_kind")
 
     # --- what an author writes -------------------------------------------------------------------------------
     def new_task(self, rng: np.random.Generator) -> list[dict[str, str]]:
@@ -156,10 +171,17 @@ class AgentEnv(gym.Env):
         self.done = False
         self.last_reward = 0.0
         self.tools = []
+        kind = (options or {}).get("task_kind")
+        if kind is not None and kind not in self.task_kinds():
+            known = ", ".join(self.task_kinds()) or "none"
+            name = type(self).__name__
+            raise ValueError(f"{name}: reset option task_kind={kind!r} is not one of its kinds ({known})")
         self.reset_seed, self.reset_options = seed, options  # for envs that index a dataset by seed
+        self.task_kind = ""
         messages = self.new_task(self.np_random)
         self.transcript = [dict(m) for m in messages]
-        return messages, {"tools": self.tools, "max_turns": self.max_turns, "family": self.family}
+        info = {"tools": self.tools, "max_turns": self.max_turns, "family": self.family, "task_kind": self.task_kind}
+        return messages, info
 
     def step(self, action: Any) -> tuple[list[dict[str, str]], float, bool, bool, dict[str, Any]]:
         if self.done:

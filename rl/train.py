@@ -25,10 +25,11 @@ from rl.checkpoint import commit, latest_checkpoint, read_state, tmp_dir
 from rl.cluster import init_ray
 from rl.config.loader import dump_config
 from rl.config.run import RunConfig
+from rl.curriculum import KindCurriculum
 from rl.grpo.advantages import group_advantages, training_reward
 from rl.metrics import MetricsWriter, read_metrics
 from rl.plots import CURVES_FILE, training_curves
-from rl.sampler import TaskSampler
+from rl.sampler import TaskSampler, env_task_kinds
 from rl.staleness import StalenessController
 from rollout.pool import WORKER_ENV, GroupResult, GroupTask, RolloutPool
 from rollout.trajectory import Trajectory
@@ -201,6 +202,14 @@ def train(
             raise RuntimeError(f"checkpoint {existing} is inconsistent: learner version {version} != {state}")
     pool.update_weights(learner.weights.remote(), version)
     sampler = TaskSampler(algo.env_mix, seed=cfg.run.seed, seed_offset=algo.train_seed_offset, position=position)
+    curriculum = None
+    if algo.curriculum == "learnability":
+        kinds = env_task_kinds(sampler.active_env_ids())
+        curriculum = KindCurriculum(kinds, algo.curriculum_explore, algo.curriculum_window)
+        if resume:
+            curriculum.load_state_dict(read_state(existing).get("curriculum", {}))
+        sampler.curriculum = curriculum
+        log.info("curriculum over task kinds: %s", {e: list(k) for e, k in curriculum.kinds.items()} or "none")
     engine, mix = f"{pool.infos[0]['engine']} ({pool.infos[0]['reason']})", sampler.describe()
     log.info("rollout engine: %s; env mix: %s", engine, mix)
     if progress:
@@ -232,6 +241,7 @@ def train(
                         cfg.rollout.group_size,
                         sample_seed=cfg.run.seed * 1_000_003 + task.index,
                         tag=version,
+                        options=task.options,
                     )
                 )
                 ctrl.admit()
@@ -248,6 +258,9 @@ def train(
                     lost_total += 1
                     log.warning("group %s:%s lost: %s", result.task.env_id, result.task.seed, result.error)
                     continue
+                if curriculum is not None and result.trajectories:
+                    kind = result.trajectories[0].task_kind
+                    curriculum.observe(result.task.env_id, kind, [t.success for t in result.trajectories])
                 rewards = [training_reward(t, algo.reward_components) for t in result.trajectories]
                 if (
                     algo.dynamic_sampling
@@ -311,6 +324,7 @@ def train(
                 "time/env_s": float(sum(t.env_s for g in batch for t in g.trajectories)),
                 "throughput/generated_tokens_per_s": gen_tokens / max(1e-9, now - t_step_start),
                 **engine_step_stats(engine_before, engine_now),
+                **(curriculum.metrics() if curriculum is not None else {}),
             }
             writer.write(step, record)
             history.append(record)
@@ -334,6 +348,7 @@ def train(
                         "dropped_groups": dropped_total,
                         "env_mix": algo.env_mix,
                         "seed": cfg.run.seed,
+                        **({"curriculum": curriculum.state_dict()} if curriculum is not None else {}),
                     },
                     algo.keep_checkpoints,
                 )

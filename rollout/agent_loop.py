@@ -90,6 +90,7 @@ async def run_episode(
     env_pool: concurrent.futures.Executor | None = None,
     sample_seed: int | None = None,
     group_id: str = "",
+    options: dict[str, Any] | None = None,
 ) -> Trajectory:
     """Play one episode and return its trajectory."""
     loop = asyncio.get_running_loop()
@@ -101,7 +102,8 @@ async def run_episode(
         return result
 
     traj = Trajectory(env_id=env_id, seed=seed, group_id=group_id)
-    obs, info = await in_pool(env.reset, seed=seed)
+    obs, info = await in_pool(env.reset, seed=seed, options=options)
+    traj.task_kind = str(info.get("task_kind") or "")
     tools = info.get("tools") or []
     traj.tools = tools
     history: list[dict[str, Any]] = list(obs)

@@ -42,6 +42,8 @@ class GroupTask:
     """Fields of rollout.sampling to replace for this group (e.g. an eval temperature)."""
     group_id: str | None = None
     """The group's id in its trajectories (default: a fresh unique id)."""
+    options: dict[str, Any] | None = None
+    """The env's reset options, e.g. `{"task_kind": "caesar"}` (a curriculum's choice of task kind)."""
 
 
 @dataclass
@@ -112,7 +114,7 @@ class RolloutPool:
         i = min(range(len(self.workers)), key=lambda k: self._load[k])
         group_id = task.group_id or f"g{next(self._ids)}:{task.env_id}:{task.seed}"
         ref = self.workers[i].run_group.remote(
-            task.env_id, task.seed, task.group_size, group_id, task.sample_seed, task.sampling
+            task.env_id, task.seed, task.group_size, group_id, task.sample_seed, task.sampling, task.options
         )
         self._load[i] += 1
         self._inflight[ref] = (task, i, time.perf_counter())

@@ -18,6 +18,8 @@ class Trajectory:
 
     env_id: str
     seed: int
+    task_kind: str = ""
+    """The task's kind (the env's `info["task_kind"]` at reset; "" for envs without kinds)."""
     token_ids: list[int] = field(default_factory=list)
     loss_mask: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)

@@ -110,8 +110,9 @@ class RolloutWorkerImpl:
         sample_seed: int | None = None,
         group_id: str = "",
         sampling: SamplingConfig | None = None,
+        options: dict[str, Any] | None = None,
     ) -> Trajectory:
-        """Play one episode of `env_id` with task seed `seed`."""
+        """Play one episode of `env_id` with task seed `seed` (and reset `options`, e.g. a task kind)."""
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.cfg.max_concurrent_episodes)
         async with self._slots:
@@ -127,6 +128,7 @@ class RolloutWorkerImpl:
                     self.env_pool,
                     sample_seed=sample_seed,
                     group_id=group_id,
+                    options=options,
                 )
             finally:
                 env.close()
@@ -141,14 +143,16 @@ class RolloutWorkerImpl:
         group_id: str = "",
         sample_seed: int | None = None,
         sampling: dict[str, Any] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> list[Trajectory]:
-        """A GRPO group: `group_size` episodes of the same task seed, sampled independently."""
+        """A GRPO group: `group_size` episodes of the same task (seed and reset options), sampled independently."""
         g = group_size or self.cfg.group_size
         group_id = group_id or f"{env_id}:{seed}:{time.monotonic_ns()}"
         params = self.cfg.sampling.model_copy(update=sampling) if sampling else self.cfg.sampling
         base = sample_seed if sample_seed is not None else None
         episodes = [
-            self.run_episode(env_id, seed, None if base is None else base * 997 + i, group_id, params) for i in range(g)
+            self.run_episode(env_id, seed, None if base is None else base * 997 + i, group_id, params, options)
+            for i in range(g)
         ]
         if self.cfg.episode_timeout_s is None:
             return list(await asyncio.gather(*episodes))

@@ -48,6 +48,23 @@ def test_task_parameters_vary_with_the_seed() -> None:
     assert len(prompts) > 1
 
 
+def test_task_kinds_are_the_templates_and_a_reset_option_picks_one() -> None:
+    env = environments.make("code-fn-easy")
+    kinds = env.unwrapped.task_kinds()
+    assert kinds == tuple(templates("easy"))
+    drawn = {env.reset(seed=s)[1]["task_kind"] for s in range(40)}
+    assert drawn == set(kinds)  # without the option the env draws every kind
+    for kind in kinds:
+        obs, info = env.reset(seed=5, options={"task_kind": kind})
+        assert info["task_kind"] == kind == env.unwrapped.task.template
+        assert f"def {env.unwrapped.task.func_name}(" in obs[0]["content"]
+    with pytest.raises(ValueError, match="task_kind='fizzbuzz' is not one of its kinds .*caesar"):
+        env.reset(seed=5, options={"task_kind": "fizzbuzz"})  # a medium template, not an easy one
+    pinned = CodeFunctionEnv(difficulty="medium", template="fizzbuzz")
+    assert pinned.task_kinds() == ("fizzbuzz",) and pinned.reset(seed=1)[1]["task_kind"] == "fizzbuzz"
+    assert environments.make("tools-calculator-easy").reset(seed=1)[1]["task_kind"] == ""
+
+
 @needs_sandbox
 @pytest.mark.parametrize("env_id", CODE_IDS)
 def test_oracle_solves_every_config(env_id: str) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 
 from environments.base import Action, AgentEnv, Outcome, user
 from environments.code.sandbox import HARNESS_PRELUDE, Sandbox, SandboxConfig, SandboxUnavailableError
-from environments.code.tasks import DIFFICULTIES, Case, CodeTask, make_task, values_equal
+from environments.code.tasks import DIFFICULTIES, Case, CodeTask, make_task, templates, values_equal
 from environments.registry import register
 
 MAX_CODE_CHARS = 20_000
@@ -212,8 +212,13 @@ class CodeFunctionEnv(AgentEnv):
         self.submissions = 0
 
     # --- task ----------------------------------------------------------------------------------------------------
+    def task_kinds(self) -> tuple[str, ...]:
+        """The function templates tasks are drawn from (one when the env is pinned to a template)."""
+        return (self.template,) if self.template else tuple(templates(self.difficulty))
+
     def new_task(self, rng: np.random.Generator) -> list[dict[str, str]]:
-        self.task = make_task(rng, self.difficulty, self.template)
+        self.task = make_task(rng, self.difficulty, self.requested_kind() or self.template)
+        self.task_kind = self.task.template
         self.submissions = 0
         return [user(self.prompt())]
 

@@ -69,6 +69,8 @@ class Episode:
     reward: float
     success: bool
     reward_components: dict[str, float] = field(default_factory=dict)
+    task_kind: str = ""
+    """The task's kind in its env (a code env's function template); "" for envs without kinds."""
     turns: int = 0
     finish: str = ""
     parse_errors: int = 0
@@ -89,6 +91,7 @@ class Episode:
             reward=float(traj.reward),
             success=bool(traj.success),
             reward_components=dict(traj.reward_components),
+            task_kind=traj.task_kind,
             turns=traj.turns,
             finish=traj.finish or ("error" if traj.error else ""),
             parse_errors=traj.parse_errors,

@@ -1,7 +1,7 @@
 """Eval transcripts: one JSONL file per checkpoint and env config, and a readable terminal rendering.
 
 <out>/transcripts/<checkpoint>/<env id>.jsonl   one line per episode: env_id, seed, sample, reward, success,
-                                               reward_components, turns, finish, parse_errors, tool_calls,
+                                               reward_components, task_kind, turns, finish, parse_errors, tool_calls,
                                                generated_tokens, total_tokens, error, tools, messages
 """
 

@@ -67,6 +67,18 @@ class AlgoConfig(Section):
     """Groups (task seeds, each with rollout.group_size episodes) per optimizer step."""
     env_mix: dict[str, float] = Field(default_factory=lambda: {"tools-calculator-easy": 1.0})
     """Env ids or family names with sampling weights (a family's weight is split over its configs)."""
+    curriculum: Literal["uniform", "learnability"] = "uniform"
+    """How a group's task kind is chosen in envs whose tasks come in kinds (`AgentEnv.task_kinds()`; code-fn-*:
+    the function templates). `uniform`: the env draws, every kind equally often. `learnability`: kind
+    k is drawn with probability rising with p_k (1 - p_k), p_k its success rate in recent training episodes: a
+    kind the policy always or never solves gives GRPO no signal, one solved half the time the most (Foster and
+    Foerster 2025, "Learning to Reason at the Frontier of Learnability"). Envs without kinds are unaffected."""
+    curriculum_explore: float = Field(default=0.2, ge=0.0, le=1.0)
+    """Share of `learnability` draws spread evenly over all kinds, so a kind at p = 0 or 1 is still tried and
+    its rate can change."""
+    curriculum_window: int = Field(default=64, ge=1)
+    """Episodes per kind that its success rate is measured over (the newest); a kind with none yet counts as
+    p = 0.5, so every kind is tried early."""
     advantage: Literal["grpo", "dr_grpo", "rloo"] = "grpo"
     """Group baseline: mean with std normalisation (GRPO), mean without (Dr.GRPO), or leave-one-out mean (RLOO).
     With partial-credit `reward_components`, std normalisation turns small reward differences inside a failing
