@@ -14,6 +14,7 @@ import pytest
 import environments
 from rl.eval import EvalConfig, build_result, evaluate, pass_at_k, wilson_interval, write_report
 from rl.eval.metrics import Episode, normal_interval, paired_difference, summarize
+from rl.eval.report import markdown_report
 from rl.policy.tokenizer import build_byte_tokenizer
 from rollout.agent_loop import ChatRenderer, run_episode
 from rollout.chat_format import ASSISTANT
@@ -176,6 +177,25 @@ def test_build_result_orders_envs_and_pools_families() -> None:
     assert list(r.envs) == ["tools-kb-2hop", "tools-kb-3hop", "plan-maze-5"]
     assert r.families["tools"]["pass@1"] == 0.5 and r.families["planning"]["pass@1"] == 1.0
     assert r.scalars()["eval/all/pass@1"] == pytest.approx(2 / 3)
+
+
+def test_pass_at_1_per_task_kind_in_the_result_and_the_report() -> None:
+    # code seed 1 (caesar): 0/2; seeds 2, 3 (digit_sum): 2/2 and 1/2; the calculator has no kinds
+    eps = [_ep("code-fn-easy", 1, i, False, task_kind="caesar") for i in range(2)]
+    eps += [_ep("code-fn-easy", 2, i, True, task_kind="digit_sum") for i in range(2)]
+    eps += [_ep("code-fn-easy", 3, i, i == 0, task_kind="digit_sum") for i in range(2)]
+    eps += [_ep("tools-calculator-easy", 1, i, True) for i in range(2)]
+    r = build_result("sft", "ckpt", ["code-fn-easy", "tools-calculator-easy"], [1, 2, 3], 2, 1, {}, eps)
+    assert r.kinds == {
+        "code-fn-easy": {
+            "caesar": {"tasks": 1, "episodes": 2, "successes": 0, "pass@1": 0.0},
+            "digit_sum": {"tasks": 2, "episodes": 4, "successes": 3, "pass@1": 0.75},
+        }
+    }
+    assert r.as_dict()["kinds"] == r.kinds
+    text = markdown_report([r])
+    assert "| code-fn-easy | digit_sum | 75.0 (3/4) |" in text and "| code-fn-easy | caesar | 0.0 (0/2) |" in text
+    assert "tools-calculator-easy |" not in text.split("## pass@1 per task kind")[1]
 
 
 def test_checkpoint_arguments_are_named_uniquely(tmp_path: Path) -> None:

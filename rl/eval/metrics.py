@@ -152,6 +152,23 @@ def summarize(episodes: Sequence[Episode], k: int) -> dict[str, Any]:
     }
 
 
+def kind_pass1(episodes: Iterable[Episode]) -> dict[str, dict[str, Any]]:
+    """pass@1 per task kind (averaged over the kind's tasks), with its task, episode and success counts."""
+    by_kind: dict[str, list[Episode]] = defaultdict(list)
+    for e in episodes:
+        by_kind[e.task_kind or "-"].append(e)
+    out = {}
+    for kind, eps in sorted(by_kind.items()):
+        per_task = per_task_pass1(eps)
+        out[kind] = {
+            "tasks": len(per_task),
+            "episodes": len(eps),
+            "successes": sum(e.success for e in eps),
+            "pass@1": _mean(per_task.values()),
+        }
+    return out
+
+
 def per_task_pass1(episodes: Iterable[Episode]) -> dict[tuple[str, int], float]:
     """pass@1 of each task, keyed by (env id, seed)."""
     tasks: dict[tuple[str, int], list[bool]] = defaultdict(list)

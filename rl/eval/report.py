@@ -153,11 +153,29 @@ def markdown_report(items: list[EvalResult], plots: Sequence[Path] = ()) -> str:
             vals = [f"{m['reward_components'][c]:.3f}" if c in m["reward_components"] else "-" for c in comps]
             lines.append(f"| {e} | " + " | ".join(vals) + " |")
         lines.append("")
+    lines += _kind_section(items)
     if plots:
         lines += ["## pass@1 per family", ""]
         lines += [f"![{p.stem}]({p.as_posix()})" for p in plots]
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _kind_section(items: list[EvalResult]) -> list[str]:
+    """pass@1 per task kind (successes / episodes) of the env configs whose tasks come in kinds."""
+    env_ids = list(dict.fromkeys(e for r in items for e in r.kinds))
+    if not env_ids:
+        return []
+    lines = ["## pass@1 per task kind", "", "pass@1 % (successes / episodes) of each kind of task.", ""]
+    lines += ["| env | kind | " + " | ".join(r.name for r in items) + " |", "|---|---|" + "---|" * len(items)]
+    for e in env_ids:
+        for kind in sorted({k for r in items for k in r.kinds.get(e, {})}):
+            cells = []
+            for r in items:
+                m = r.kinds.get(e, {}).get(kind)
+                cells.append(f"{_pct(m['pass@1'])} ({m['successes']}/{m['episodes']})" if m else "-")
+            lines.append(f"| {e} | {kind} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def write_plots(items: list[EvalResult], folder: Path) -> list[Path]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from rl.eval.metrics import Episode, summarize
+from rl.eval.metrics import Episode, kind_pass1, summarize
 from rollout.config import RolloutConfig, SamplingConfig
 
 
@@ -71,6 +71,9 @@ class EvalResult:
     """What served the policy (per rollout worker: engine, reason)."""
     policy_versions: list[int] = field(default_factory=list)
     """The rollout workers' policy versions (in-training evaluation)."""
+    kinds: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """pass@1 per task kind, for env configs whose tasks come in kinds: env id -> kind -> tasks, episodes,
+    successes, pass@1 (see `rl.eval.metrics.kind_pass1`)."""
     episodes: list[Episode] = field(default_factory=list)
     """Every episode with its transcript, in (env, seed, sample) order."""
 
@@ -90,6 +93,7 @@ class EvalResult:
             "seconds": round(self.seconds, 3),
             "engines": self.engines,
             "policy_versions": self.policy_versions,
+            "kinds": self.kinds,
         }
         if episodes:
             from dataclasses import asdict
@@ -220,6 +224,7 @@ def build_result(
         seconds=seconds,
         engines=list(engines or []),
         policy_versions=list(policy_versions or []),
+        kinds={e: kind_pass1(by_env[e]) for e in env_ids if any(x.task_kind for x in by_env[e])},
         episodes=episodes,
     )
 
