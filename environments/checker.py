@@ -149,6 +149,21 @@ def check(env_id: str, seeds: int = 3) -> CheckReport:
     if tools_a != tools_b:
         problems.append("not deterministic: tools differ for the same seed")
 
+    # task kinds: reset reports one of them, and draws the one it is asked for
+    k_env = make(env_id).unwrapped
+    kinds = k_env.task_kinds()
+    drawn = k_env.reset(seed=0)[1].get("task_kind")
+    if (drawn or kinds) and drawn not in kinds:
+        problems.append(f"reset reported task_kind {drawn!r}, not one of task_kinds() {kinds}")
+    for kind in kinds:
+        try:
+            got = k_env.reset(seed=0, options={"task_kind": kind})[1].get("task_kind")
+        except Exception as exc:
+            problems.append(f"reset with task_kind {kind!r} raised {type(exc).__name__}: {exc}")
+            continue
+        if got != kind:
+            problems.append(f"reset asked for task_kind {kind!r} reported {got!r}")
+
     # malformed actions
     tool_name = tools_a[0]["function"]["name"] if tools_a else None
     for name, action in malformed_actions(tool_name).items():
