@@ -229,7 +229,7 @@ def _report(root: Path, cfg: RunConfig, grpo: Any, res: PipelineResult) -> None:
     lines += [
         "",
         "Brackets: 95% Wilson interval of the success rate; for RL - SFT, the 95% interval of the mean per-task",
-        "difference on the same held-out seeds (pass@1 points). Per-env tables: eval/report.md.",
+        "difference on the same held-out seeds (pass@1 points). Per-env and per-task-kind tables: eval/report.md.",
         "",
         "## Time",
         "",

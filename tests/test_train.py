@@ -134,6 +134,35 @@ def test_dropped_groups_send_kl_anchor_samples(tmp_path: Path) -> None:
         RunConfig.model_validate({"algo": {"kl_anchor_samples": 2}})
 
 
+def test_learnability_curriculum_chooses_code_kinds_and_its_state_resumes(tmp_path: Path) -> None:
+    cfg = small_config(
+        tmp_path,
+        "curriculum",
+        steps=1,
+        env_mix={"code-fn-easy": 1.0, "plan-blocksworld-3": 1.0},
+        curriculum="learnability",
+        curriculum_window=4,
+    )
+    first = train(cfg, progress=False)
+    (record,) = first.history
+    shares = {k.rsplit("/", 1)[1]: v for k, v in record.items() if k.startswith("curriculum/code-fn-easy/")}
+    assert set(shares) == {"sum_multiples", "count_letters", "caesar", "digit_sum", "dedupe", "is_palindrome"}
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert not any(k.startswith("curriculum/plan-") for k in record)  # blocksworld has no kinds
+    # random init fails every code task: each observed kind is at p = 0, so its share fell below an unseen kind's
+    state = read_state(first.final_checkpoint)["curriculum"]
+    seen = {key.split("/", 1)[1] for key, window in state.items() if window}
+    assert seen and all(len(w) <= 4 and not any(w) for w in state.values())
+    unseen = set(shares) - seen
+    if unseen:
+        assert max(shares[k] for k in seen) < min(shares[k] for k in unseen)
+    longer = cfg.model_copy(update={"algo": cfg.algo.model_copy(update={"steps": 2})})
+    resumed = train(longer, resume=True, progress=False)
+    assert len(resumed.history) == 1
+    after = read_state(resumed.final_checkpoint)["curriculum"]
+    assert all(len(after[key]) >= len(window) for key, window in state.items())  # restored, then extended
+
+
 def test_cli_train_rejects_bad_input_before_starting(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(f"run: {{output_dir: {tmp_path}}}\nalgo: {{env_mix: {{tools-calculater-easy: 1.0}}}}\n")
