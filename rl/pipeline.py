@@ -12,6 +12,7 @@ difference of pass@1 on the same held-out seeds, with its 95% interval (`rl.eval
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,22 @@ class PipelineResult:
     change: dict[str, dict[str, Any]] = field(default_factory=dict)
     """family -> RL minus SFT: {"tasks", "difference", "ci95"} over the held-out tasks both played."""
     seconds: dict[str, float] = field(default_factory=dict)
+    firm_eval: str = ""
+    """An `agentrl eval` command line that scores the SFT and RL checkpoints on FIRM_SEEDS held-out seeds."""
+
+
+FIRM_SEEDS = 200
+"""Held-out seeds per env of the firmer SFT-vs-RL evaluation the report suggests."""
+
+
+def firm_eval_command(cfg: RunConfig, sft: Path, rl: Path) -> str:
+    """The command that evaluates the SFT and RL checkpoints side by side on FIRM_SEEDS held-out seeds per env,
+    with the run's own eval settings (n, temperature, token budgets, seed offset, engine threads)."""
+    root = cfg.run.folder
+    return (
+        f"agentrl eval SFT={sft} RL={rl} --envs {','.join(cfg.eval.env_ids())} --num-seeds {FIRM_SEEDS} "
+        f"-c {root / 'config.yaml'} --out {root / f'eval-{FIRM_SEEDS}'}"
+    )
 
 
 def _stage_cfg(cfg: RunConfig, name: str, **updates: Any) -> RunConfig:
@@ -103,7 +120,9 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> Pip
     write_report(results, root / "eval")
     seconds["eval"] = time.perf_counter() - t0
 
-    out = PipelineResult(folder=root, checkpoints=paths, seconds=seconds)
+    out = PipelineResult(
+        folder=root, checkpoints=paths, seconds=seconds, firm_eval=firm_eval_command(cfg, paths["SFT"], paths["RL"])
+    )
     for stage, res in results.items():
         fams = res.as_dict()["families"]
         out.pass1[stage] = {f: m["pass@1"] for f, m in fams.items()}
@@ -120,6 +139,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> Pip
                 "seconds": seconds,
                 "engine": grpo.engine,
                 "checkpoints": {k: str(v) for k, v in paths.items()},
+                "firm_eval_command": out.firm_eval,
             },
             indent=2,
         )
@@ -129,18 +149,9 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> Pip
 
 def rl_change(sft: Any, rl: Any) -> dict[str, dict[str, Any]]:
     """Per family, RL's pass@1 minus SFT's, paired over the held-out tasks (two `EvalResult`s)."""
-    from rl.eval.metrics import paired_difference
-    from rl.eval.runner import episodes_by_family
+    from rl.eval.runner import paired_changes
 
-    before, after = episodes_by_family(sft.episodes), episodes_by_family(rl.episodes)
-    return {f: paired_difference(before[f], after[f]) for f in sorted(set(before) & set(after))}
-
-
-def _change_text(change: dict[str, Any] | None) -> str:
-    if not change:
-        return "-"
-    lo, hi = change["ci95"]
-    return f"{100 * change['difference']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+    return paired_changes(sft, rl)["families"]
 
 
 def _plots(root: Path, history: list[dict[str, Any]], res: PipelineResult) -> None:
@@ -207,6 +218,8 @@ def _plots(root: Path, history: list[dict[str, Any]], res: PipelineResult) -> No
 
 
 def _report(root: Path, cfg: RunConfig, grpo: Any, res: PipelineResult) -> None:
+    from rl.eval.report import change_text
+
     families = sorted({f for stage in res.pass1.values() for f in stage})
     lines = [
         "# agentrl quickstart report",
@@ -225,11 +238,16 @@ def _report(root: Path, cfg: RunConfig, grpo: Any, res: PipelineResult) -> None:
             p = res.pass1.get(stage, {}).get(f)
             lo, hi = res.ci.get(stage, {}).get(f, (float("nan"), float("nan")))
             cells.append("-" if p is None else f"{p:.2f} [{lo:.2f}, {hi:.2f}]")
-        lines.append(f"| {f} | " + " | ".join(cells) + f" | {_change_text(res.change.get(f))} |")
+        lines.append(f"| {f} | " + " | ".join(cells) + f" | {change_text(res.change.get(f))} |")
     lines += [
         "",
         "Brackets: 95% Wilson interval of the success rate; for RL - SFT, the 95% interval of the mean per-task",
         "difference on the same held-out seeds (pass@1 points). Per-env and per-task-kind tables: eval/report.md.",
+        "",
+        f"These intervals come from {cfg.eval.num_seeds} seeds per env. For firmer numbers, {FIRM_SEEDS} seeds per env",
+        f"make them about {math.sqrt(FIRM_SEEDS / cfg.eval.num_seeds):.1f} times narrower (a few minutes on 2 cores):",
+        "",
+        f"    {res.firm_eval}",
         "",
         "## Time",
         "",
@@ -253,6 +271,8 @@ def print_summary(res: PipelineResult) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from rl.eval.report import change_text
+
     families = sorted({f for stage in res.pass1.values() for f in stage})
     table = Table(title="held-out pass@1 per family")
     table.add_column("family")
@@ -261,7 +281,11 @@ def print_summary(res: PipelineResult) -> None:
     table.add_column("RL - SFT (points, 95% CI)")
     for f in families:
         cells = [f"{res.pass1.get(s, {}).get(f, float('nan')):.2f}" for s in STAGES]
-        table.add_row(f, *cells, _change_text(res.change.get(f)))
+        table.add_row(f, *cells, change_text(res.change.get(f)))
     console = Console()
     console.print(table)
     console.print(f"report: {res.folder / 'report.md'}", highlight=False)
+    if res.firm_eval:
+        console.print(
+            f"firmer RL - SFT numbers ({FIRM_SEEDS} seeds per env): {res.firm_eval}", highlight=False, soft_wrap=True
+        )

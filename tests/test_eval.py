@@ -14,7 +14,8 @@ import pytest
 import environments
 from rl.eval import EvalConfig, build_result, evaluate, pass_at_k, wilson_interval, write_report
 from rl.eval.metrics import Episode, normal_interval, paired_difference, summarize
-from rl.eval.report import markdown_report
+from rl.eval.report import change_text, markdown_report
+from rl.eval.runner import paired_changes
 from rl.policy.tokenizer import build_byte_tokenizer
 from rollout.agent_loop import ChatRenderer, run_episode
 from rollout.chat_format import ASSISTANT
@@ -87,6 +88,35 @@ def test_paired_difference_pairs_tasks_and_leaves_unshared_ones_out() -> None:
     # the same tasks with the same outcomes: no change, and a zero-width interval
     same = paired_difference(before, before)
     assert same["difference"] == 0.0 and same["ci95"] == [0.0, 0.0] and same["tasks"] == 4
+
+
+def test_report_gives_each_later_checkpoint_its_paired_change_from_the_first(tmp_path: Path) -> None:
+    # kb-2hop seeds 7, 8: 0/2, 1/2 -> 2/2, 1/2; kb-3hop seed 7: 1/2 -> 0/2 (seed 8 only after: left out);
+    # maze seed 7: 2/2 -> 2/2
+    envs = ["tools-kb-2hop", "tools-kb-3hop", "plan-maze-5"]
+    before = [_ep(envs[0], 7, i, False) for i in range(2)] + [_ep(envs[0], 8, i, i == 0) for i in range(2)]
+    before += [_ep(envs[1], 7, i, i == 0) for i in range(2)] + [_ep(envs[2], 7, i, True) for i in range(2)]
+    after = [_ep(envs[0], 7, i, True) for i in range(2)] + [_ep(envs[0], 8, i, i == 1) for i in range(2)]
+    after += [_ep(envs[1], 7, i, False) for i in range(2)] + [_ep(envs[1], 8, i, True) for i in range(2)]
+    after += [_ep(envs[2], 7, i, True) for i in range(2)]
+    sft = build_result("sft", "a", envs, [7, 8], 2, 1, {}, before)
+    rl = build_result("rl", "b", envs, [7, 8], 2, 1, {}, after)
+    changes = paired_changes(sft, rl)
+    assert changes["envs"][envs[0]]["difference"] == pytest.approx(0.5) and changes["envs"][envs[0]]["tasks"] == 2
+    assert changes["envs"][envs[1]] == {"tasks": 1, "difference": -0.5, "ci95": [-0.5, -0.5]}
+    assert changes["envs"][envs[2]]["difference"] == 0.0
+    # tools pools kb-2hop and kb-3hop: per-task differences +1, 0, -0.5 over the 3 shared tasks
+    tools = changes["families"]["tools"]
+    assert tools["tasks"] == 3 and tools["difference"] == pytest.approx(0.5 / 3)
+    assert tools["ci95"] == paired_difference(sft.episodes[:6], rl.episodes[:6])["ci95"]
+    text = markdown_report([sft, rl])
+    section = text.split("## Change from sft, paired per task")[1].split("##")[0]
+    assert "| tools-kb-2hop | +50.0 [" in section and "| tools-kb-3hop | -50.0 [-50.0, -50.0] |" in section
+    assert f"| **tools** (all) | {change_text(tools)} |" in section
+    assert "## Change from" not in markdown_report([sft])  # nothing to compare with
+    files = write_report([sft, rl], tmp_path, transcripts=False, plots=False)
+    saved = json.loads(files.results.read_text())["changes_from_first"]
+    assert saved["base"] == "sft" and saved["rl"]["families"]["planning"]["difference"] == 0.0
 
 
 def test_eval_config_section() -> None:

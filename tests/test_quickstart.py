@@ -4,6 +4,7 @@ configs: nemotron-h-tiny on the transformers engine and granite-hybrid-tiny on r
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import ray
 from typer.testing import CliRunner
 
 from rl.cli import app
+from rl.pipeline import FIRM_SEEDS
 
 pytestmark = pytest.mark.slow
 SHORT = [
@@ -70,6 +72,18 @@ def test_pipeline_end_to_end(config: str, tmp_path: Path, repo: Path) -> None:
     assert (folder / "sft" / "checkpoint" / "config.json").is_file()
     assert (folder / "sft" / "phases" / "copy" / "metrics.jsonl").is_file()  # the curriculum ran first
     assert "held-out pass@1 per family" in res.stdout
+    # the report's firmer evaluation is a command that runs as written (here on 2 seeds, not FIRM_SEEDS)
+    cmd = summary["firm_eval_command"]
+    assert f"--num-seeds {FIRM_SEEDS}" in cmd and cmd in report and cmd in res.stdout.replace("\n", "")
+    if "vllm" not in config:
+        args = shlex.split(cmd.replace(f"--num-seeds {FIRM_SEEDS}", "--num-seeds 2"))
+        assert args[:2] == ["agentrl", "eval"]
+        firm = CliRunner().invoke(app, args[1:])
+        assert firm.exit_code == 0, firm.output[-3000:]
+        results = json.loads((folder / f"eval-{FIRM_SEEDS}" / "results.json").read_text())
+        assert [c["name"] for c in results["checkpoints"]] == ["SFT", "RL"]
+        assert results["checkpoints"][0]["seeds"] == [1_000_000, 1_000_001]
+        assert set(results["changes_from_first"]["RL"]["families"]) == {"tools", "planning"}
 
 
 def test_quickstart_refuses_a_used_run_folder(tmp_path: Path, repo: Path) -> None:

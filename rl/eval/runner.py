@@ -192,6 +192,29 @@ def episodes_by_family(episodes: Iterable[Episode]) -> dict[str, list[Episode]]:
     return dict(out)
 
 
+def paired_changes(before: EvalResult, after: EvalResult) -> dict[str, dict[str, dict[str, Any]]]:
+    """`after`'s pass@1 minus `before`'s, per env config and per family, paired over the held-out tasks both
+    played (`rl.eval.metrics.paired_difference`): {"envs": {id: change}, "families": {name: change}}, each change
+    {"tasks", "difference", "ci95"}. Envs or families only one side played are left out."""
+    from rl.eval.metrics import paired_difference
+
+    out: dict[str, dict[str, dict[str, Any]]] = {"envs": {}, "families": {}}
+    for part, group in (("envs", _episodes_by_env), ("families", episodes_by_family)):
+        a, b = group(before.episodes), group(after.episodes)
+        for key in sorted(set(a) & set(b)):
+            change = paired_difference(a[key], b[key])
+            if change["tasks"]:
+                out[part][key] = change
+    return out
+
+
+def _episodes_by_env(episodes: Iterable[Episode]) -> dict[str, list[Episode]]:
+    out: dict[str, list[Episode]] = defaultdict(list)
+    for e in episodes:
+        out[e.env_id].append(e)
+    return dict(out)
+
+
 def build_result(
     name: str,
     checkpoint: str,
@@ -207,9 +230,7 @@ def build_result(
 ) -> EvalResult:
     """Aggregate episodes into per-env, per-family and overall metrics."""
 
-    by_env: dict[str, list[Episode]] = defaultdict(list)
-    for e in episodes:
-        by_env[e.env_id].append(e)
+    by_env = defaultdict(list, _episodes_by_env(episodes))
     return EvalResult(
         name=name,
         checkpoint=checkpoint,
