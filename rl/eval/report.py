@@ -70,18 +70,16 @@ def write_report(
             files.transcripts += write_transcripts(out, r.name, r.episodes)
     if plots:
         files.plots = write_plots(items, out / "plots")
+    changes = [paired_changes(items[0], r) for r in items[1:]]
     payload = {
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "checkpoints": [r.as_dict() for r in items],
-        "changes_from_first": {
-            "base": items[0].name,
-            **{r.name: paired_changes(items[0], r) for r in items[1:]},
-        },
+        "changes_from_first": {"base": items[0].name, **{r.name: c for r, c in zip(items[1:], changes, strict=True)}},
         "plots": [str(p.relative_to(out)) for p in files.plots],
         **(extra or {}),
     }
     files.results.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    files.markdown.write_text(markdown_report(items, [p.relative_to(out) for p in files.plots]))
+    files.markdown.write_text(markdown_report(items, [p.relative_to(out) for p in files.plots], changes))
     return files
 
 
@@ -120,8 +118,11 @@ def _cells(m: dict[str, Any] | None, k: int) -> list[str]:
     ]
 
 
-def markdown_report(items: list[EvalResult], plots: Sequence[Path] = ()) -> str:
-    """The markdown comparison: rows are env configs, then families, then all; one column group per checkpoint."""
+def markdown_report(
+    items: list[EvalResult], plots: Sequence[Path] = (), changes: list[dict[str, Any]] | None = None
+) -> str:
+    """The markdown comparison: rows are env configs, then families, then all; one column group per checkpoint.
+    `changes`: each later checkpoint's `paired_changes` from the first, where the caller has them already."""
     import environments
 
     first = items[0]
@@ -156,7 +157,7 @@ def markdown_report(items: list[EvalResult], plots: Sequence[Path] = ()) -> str:
         for r, m in zip(items, metrics, strict=True):
             cells += _cells(m, r.k)
         lines.append("| " + " | ".join(cells) + " |")
-    lines += _change_section(items)
+    lines += _change_section(items, changes)
     lines += ["", "## Reward components (mean per episode)", ""]
     for r in items:
         comps = sorted({c for m in r.envs.values() for c in m["reward_components"]})
@@ -175,12 +176,13 @@ def markdown_report(items: list[EvalResult], plots: Sequence[Path] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _change_section(items: list[EvalResult]) -> list[str]:
+def _change_section(items: list[EvalResult], changes: list[dict[str, Any]] | None = None) -> list[str]:
     """Each later checkpoint's pass@1 minus the first's, paired over the tasks both played, per env and family."""
     if len(items) < 2:
         return []
     base = items[0]
-    changes = [paired_changes(base, r) for r in items[1:]]
+    if changes is None:
+        changes = [paired_changes(base, r) for r in items[1:]]
     if not any(c["envs"] for c in changes):
         return []
     lines = [
