@@ -154,8 +154,26 @@ class LearnerImpl:
         return float(sum(p.detach().double().sum() for p in self.model.parameters()))
 
     # --- the step --------------------------------------------------------------------------------------------
-    def step(self, trajs: list[Trajectory], advantages: list[float]) -> dict[str, float]:
-        """`algo.updates_per_step` optimizer updates on the batch; returns statistics and bumps the version."""
+    def replay_loss(self, sequences: list[tuple[list[int], list[int]]]) -> torch.Tensor:
+        """`algo.replay.coef` times the mean negative log-likelihood per loss token of demonstration sequences
+        (token ids, loss mask), at temperature 1 (the SFT loss), with gradients."""
+        ids = torch.zeros(len(sequences), max(len(i) for i, _ in sequences), dtype=torch.long)
+        attn, mask = torch.zeros_like(ids), torch.zeros(ids.shape)
+        for r, (tokens, loss_mask) in enumerate(sequences):
+            ids[r, : len(tokens)] = torch.tensor(tokens)
+            attn[r, : len(tokens)] = 1
+            mask[r, : len(tokens)] = torch.tensor(loss_mask, dtype=torch.float32)
+        lp, _ = token_logprobs(self.model, ids, attn, 1.0, mask=mask)
+        return -(lp * mask).sum() / mask.sum().clamp(min=1.0) * self.algo.replay.coef
+
+    def step(
+        self,
+        trajs: list[Trajectory],
+        advantages: list[float],
+        replay: list[tuple[list[int], list[int]]] | None = None,
+    ) -> dict[str, float]:
+        """`algo.updates_per_step` optimizer updates on the batch; returns statistics and bumps the version.
+        `replay` (token ids, loss mask) sequences add the SFT-data replay term (`algo.replay`) to every update."""
         if len(trajs) != len(advantages):
             raise ValueError("one advantage per trajectory")
         mb = self.algo.micro_batch_sequences
@@ -226,6 +244,10 @@ class LearnerImpl:
                             agg[k] = agg.get(k, 0.0) + v
                         else:
                             agg[k] = agg.get(k, 0.0) + v * w
+            if replay:
+                term = self.replay_loss(replay)
+                term.backward()
+                agg["replay/nll"] = agg.get("replay/nll", 0.0) + float(term.detach()) / self.algo.replay.coef / passes
             grad_norm = torch.nn.utils.clip_grad_norm_(
                 [p for p in self.model.parameters() if p.requires_grad], self.algo.grad_clip
             )

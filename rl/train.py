@@ -27,6 +27,7 @@ from rl.config.loader import dump_config
 from rl.config.run import RunConfig
 from rl.curriculum import KindCurriculum
 from rl.grpo.advantages import group_advantages, training_reward
+from rl.grpo.replay import build_replay
 from rl.metrics import MetricsWriter, read_metrics
 from rl.plots import CURVES_FILE, training_curves
 from rl.sampler import TaskSampler, env_task_kinds
@@ -126,6 +127,14 @@ def engine_step_stats(before: dict[str, float], now: dict[str, float]) -> dict[s
     }
 
 
+def held_out_seeds(cfg: RunConfig) -> dict[str, range]:
+    """The eval section's held-out seeds per env id (its env selectors resolved)."""
+    import environments
+
+    held = range(cfg.eval.seed_offset, cfg.eval.seed_offset + cfg.eval.num_seeds)
+    return dict.fromkeys(environments.resolve_ids(cfg.eval.envs), held)
+
+
 def check_engine_fit(cfg: RunConfig) -> str:
     """The engine the workers will use and why; EngineChoiceError (before anything starts) if the configured
     engine cannot serve the policy on this device."""
@@ -191,6 +200,7 @@ def train(
             max(1, int(res.num_cpus)),
         )
     )
+    replay = build_replay(algo.replay, policy_path, held_out_seeds(cfg), seed=cfg.run.seed)
     pool = RolloutPool(policy_path, cfg.rollout, seed=cfg.run.seed)
 
     step, version, position, dropped_total, lost_total = 0, 0, 0, 0, 0
@@ -211,6 +221,8 @@ def train(
         sampler.curriculum = curriculum
         log.info("curriculum over task kinds: %s", {e: list(k) for e, k in curriculum.kinds.items()} or "none")
     engine, mix = f"{pool.infos[0]['engine']} ({pool.infos[0]['reason']})", sampler.describe()
+    if replay is not None:
+        mix += f"; SFT-data replay: {replay.describe()}"
     log.info("rollout engine: %s; env mix: %s", engine, mix)
     if progress:
         from rich.console import Console
@@ -293,7 +305,8 @@ def train(
             if algo.overlong_filter:
                 trajs = [_overlong_filtered(t) if t.finish == "max_tokens" else t for t in trajs]
             t0 = time.perf_counter()
-            stats = ray.get(learner.step.remote(trajs, advs))
+            replayed = replay.draw(step) if replay is not None else None
+            stats = ray.get(learner.step.remote(trajs, advs, replayed))
             t_train = time.perf_counter() - t0
             version = int(stats["version"])
             step += 1

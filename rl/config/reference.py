@@ -6,6 +6,7 @@ file equal to the generated text, so the reference never drifts from the code.
 
 from __future__ import annotations
 
+import inspect
 import json
 import types
 import typing
@@ -71,7 +72,7 @@ def _section(model: type[BaseModel], prefix: str, out: list[str]) -> None:
         out += [
             f"## `{prefix}`" if prefix else "## top level",
             "",
-            (model.__doc__ or "").strip(),
+            inspect.cleandoc(model.__doc__ or ""),
             "",
             "| key | type | default | bounds | description |",
             "|---|---|---|---|---|",

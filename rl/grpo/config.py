@@ -54,6 +54,27 @@ class LossConfig(Section):
         return self
 
 
+class ReplayConfig(Section):
+    """SFT-data replay (InstructGPT's PPO-ptx): a next-token loss on env-oracle demonstrations, added to each
+    GRPO step's loss. Envs the policy already solves give dynamic sampling only all-correct groups, so their
+    tokens reach no policy gradient while the updates of the other envs move the shared weights; replaying their
+    demonstrations keeps what the SFT stage taught there. Off while `envs` is empty."""
+
+    envs: dict[str, float] = Field(default_factory=dict)
+    """Env ids with weights: each step's replay sequences are drawn from their oracle demonstrations in these
+    proportions (empty: no replay)."""
+    demos: int = Field(default=256, ge=1)
+    """Oracle demonstrations played per env when training starts, on seeds seed_start .. seed_start + demos - 1."""
+    seed_start: int = Field(default=0, ge=0)
+    """First demonstration seed: the SFT stage's own seeds by default, so the replay revisits its data (these
+    seeds must stay below the eval section's held-out seeds)."""
+    sequences_per_step: int = Field(default=4, ge=1)
+    """Demonstrations in each step's replay term (one more forward and backward pass of this many sequences)."""
+    coef: float = Field(default=0.1, gt=0.0)
+    """Weight of the replay term: the mean negative log-likelihood per assistant token of the demonstrations,
+    times coef, is added to the policy loss (its own token mean, so it does not dilute the policy gradient)."""
+
+
 class AlgoConfig(Section):
     """The GRPO loop: batch, advantages, optimizer, staleness, filtering, checkpoints."""
 
@@ -119,6 +140,8 @@ class AlgoConfig(Section):
     Needs loss.kl_beta > 0; 0 drops such groups whole (DAPO)."""
     overlong_filter: bool = True
     """Episodes cut by the token budget carry no loss (they still count in their group's baseline)."""
+    replay: ReplayConfig = Field(default_factory=ReplayConfig)
+    """SFT-data replay: a next-token loss on oracle demonstrations of chosen envs, added to the GRPO loss."""
     freeze_router: bool = False
     """Freeze MoE router weights."""
     train_seed_offset: int = Field(default=0, ge=0)
