@@ -25,6 +25,7 @@ SHORT = [
     "algo.groups_per_step=2",
     "algo.checkpoint_every=0",
     "algo.dynamic_sampling=false",
+    "algo.replay.demos=8",
     "rollout.group_size=2",
     "rollout.sampling.max_new_tokens=16",
     "rollout.sampling.max_total_tokens=800",
@@ -68,7 +69,9 @@ def test_pipeline_end_to_end(config: str, tmp_path: Path, repo: Path) -> None:
     assert "| tools |" in report and "random init" in report and "RL - SFT" in report
     assert (folder / "grpo" / "plots" / "training_curves.png").stat().st_size > 1000
     assert "](grpo/plots/training_curves.png)" in report
-    assert (folder / "grpo" / "metrics.jsonl").is_file() and (folder / "eval" / "report.md").is_file()
+    assert (folder / "eval" / "report.md").is_file()
+    steps = [json.loads(line) for line in (folder / "grpo" / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["replay/nll"] > 0 for r in steps if "time/train_s" in r)  # the shipped SFT-data replay ran
     assert (folder / "sft" / "checkpoint" / "config.json").is_file()
     assert (folder / "sft" / "phases" / "copy" / "metrics.jsonl").is_file()  # the curriculum ran first
     assert "held-out pass@1 per family" in res.stdout
