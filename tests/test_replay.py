@@ -62,6 +62,8 @@ def test_unknown_env_and_seeds_overlapping_the_eval_are_refused(saved_policies: 
     with pytest.raises(ReplaySeedError, match=r"tools-calculator-easy \[0, 128\) overlap .* \[100, 110\)"):
         build_replay(ReplayConfig(envs={"tools-calculator-easy": 1.0}, demos=128), path, held)
     assert build_replay(ReplayConfig(), path) is None
+    with pytest.raises(ValueError, match=r"algo.replay.envs: weights must be > 0, got \{'tools-calculator-easy': 0.0"):
+        ReplayConfig(envs={"tools-calculator-easy": 0.0})
 
 
 def _nll(learner: LearnerImpl, seqs) -> float:

@@ -58,7 +58,9 @@ class ReplayConfig(Section):
     """SFT-data replay (InstructGPT's PPO-ptx): a next-token loss on env-oracle demonstrations, added to each
     GRPO step's loss. Envs the policy already solves give dynamic sampling only all-correct groups, so their
     tokens reach no policy gradient while the updates of the other envs move the shared weights; replaying their
-    demonstrations keeps what the SFT stage taught there. Off while `envs` is empty."""
+    demonstrations keeps what the SFT stage taught there. Replay envs the SFT policy already fits: on the others
+    the term keeps doing SFT and competes with the envs being trained (docs/training.md). Off while `envs` is
+    empty."""
 
     envs: dict[str, float] = Field(default_factory=dict)
     """Env ids with weights: each step's replay sequences are drawn from their oracle demonstrations in these
@@ -73,6 +75,13 @@ class ReplayConfig(Section):
     coef: float = Field(default=0.1, gt=0.0)
     """Weight of the replay term: the mean negative log-likelihood per assistant token of the demonstrations,
     times coef, is added to the policy loss (its own token mean, so it does not dilute the policy gradient)."""
+
+    @model_validator(mode="after")
+    def _positive_weights(self) -> ReplayConfig:
+        bad = {e: w for e, w in self.envs.items() if w <= 0}
+        if bad:
+            raise ValueError(f"algo.replay.envs: weights must be > 0, got {bad}")
+        return self
 
 
 class AlgoConfig(Section):
