@@ -127,14 +127,6 @@ def engine_step_stats(before: dict[str, float], now: dict[str, float]) -> dict[s
     }
 
 
-def held_out_seeds(cfg: RunConfig) -> dict[str, range]:
-    """The eval section's held-out seeds per env id (its env selectors resolved)."""
-    import environments
-
-    held = range(cfg.eval.seed_offset, cfg.eval.seed_offset + cfg.eval.num_seeds)
-    return dict.fromkeys(environments.resolve_ids(cfg.eval.envs), held)
-
-
 def check_engine_fit(cfg: RunConfig) -> str:
     """The engine the workers will use and why; EngineChoiceError (before anything starts) if the configured
     engine cannot serve the policy on this device."""
@@ -200,7 +192,7 @@ def train(
             max(1, int(res.num_cpus)),
         )
     )
-    replay = build_replay(algo.replay, policy_path, held_out_seeds(cfg), seed=cfg.run.seed)
+    replay = build_replay(algo.replay, policy_path, cfg.eval, seed=cfg.run.seed)
     pool = RolloutPool(policy_path, cfg.rollout, seed=cfg.run.seed)
 
     step, version, position, dropped_total, lost_total = 0, 0, 0, 0, 0

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rl.eval.config import EvalConfig
 from rl.grpo.config import ReplayConfig
 
 ReplaySequence = tuple[list[int], list[int]]
@@ -66,11 +67,11 @@ def render_demo(tokenizer, messages: list[dict], tools: list[dict] | None) -> Re
 def build_replay(
     cfg: ReplayConfig,
     tokenizer_dir: str | Path,
-    held_out: dict[str, range] | None = None,
+    held_out: EvalConfig | None = None,
     seed: int = 0,
 ) -> ReplaySet | None:
-    """Play and render the replay demonstrations (None when `cfg.envs` is empty). `held_out` maps eval env ids to
-    their held-out seeds; a replay env whose demonstration seeds overlap them raises ReplaySeedError, and an
+    """Play and render the replay demonstrations (None when `cfg.envs` is empty). A replay env among the `held_out`
+    eval section's envs whose demonstration seeds overlap its held-out seeds raises ReplaySeedError, and an
     unknown env id raises the registry's error, before any training."""
     if not cfg.envs:
         return None
@@ -83,7 +84,9 @@ def build_replay(
         except environments.UnknownEnvError as exc:
             raise environments.UnknownEnvError(f"algo.replay.envs: {exc}") from None
     seeds = range(cfg.seed_start, cfg.seed_start + cfg.demos)
-    for env_id, held in (held_out or {}).items():
+    held_ids, held_seeds = (held_out.env_ids(), held_out.seeds()) if held_out is not None else ([], [])
+    held = range(min(held_seeds), max(held_seeds) + 1) if held_seeds else range(0)
+    for env_id in held_ids:
         if env_id in cfg.envs and seeds.start < held.stop and held.start < seeds.stop:
             raise ReplaySeedError(
                 f"algo.replay: the demonstration seeds of {env_id} [{seeds.start}, {seeds.stop}) overlap its held-out"
