@@ -30,20 +30,27 @@ STATE_FILE = "learner_state.pt"
 ROUTER_NAME_PARTS = (".gate.weight", ".router.weight", ".router.layer.weight", "e_score_correction_bias")
 
 
+def pad_sequences(sequences: list[tuple[list[int], list[int]]]) -> dict[str, torch.Tensor]:
+    """Right-padded tensors of (token ids, loss mask) rows: input_ids, attention_mask and loss mask ([B, T])."""
+    width = max(len(ids) for ids, _ in sequences)
+    ids = torch.zeros(len(sequences), width, dtype=torch.long)
+    attn = torch.zeros(len(sequences), width, dtype=torch.long)
+    mask = torch.zeros(len(sequences), width)
+    for i, (tokens, loss_mask) in enumerate(sequences):
+        n = len(tokens)
+        ids[i, :n] = torch.tensor(tokens)
+        attn[i, :n] = 1
+        mask[i, :n] = torch.tensor(loss_mask, dtype=torch.float32)
+    return {"input_ids": ids, "attention_mask": attn, "mask": mask}
+
+
 def pad_batch(trajs: list[Trajectory]) -> dict[str, torch.Tensor]:
     """Right-padded tensors: input_ids, attention_mask, loss mask and behaviour logprobs ([B, T])."""
-    width = max(len(t.token_ids) for t in trajs)
-    ids = torch.zeros(len(trajs), width, dtype=torch.long)
-    attn = torch.zeros(len(trajs), width, dtype=torch.long)
-    mask = torch.zeros(len(trajs), width)
-    behaviour = torch.zeros(len(trajs), width)
+    batch = pad_sequences([(t.token_ids, t.loss_mask) for t in trajs])
+    behaviour = torch.zeros_like(batch["mask"])
     for i, t in enumerate(trajs):
-        n = len(t.token_ids)
-        ids[i, :n] = torch.tensor(t.token_ids)
-        attn[i, :n] = 1
-        mask[i, :n] = torch.tensor(t.loss_mask, dtype=torch.float32)
-        behaviour[i, :n] = torch.tensor(t.logprobs, dtype=torch.float32)
-    return {"input_ids": ids, "attention_mask": attn, "mask": mask, "behaviour": behaviour}
+        behaviour[i, : len(t.token_ids)] = torch.tensor(t.logprobs, dtype=torch.float32)
+    return {**batch, "behaviour": behaviour}
 
 
 def micro_batches(trajs: list[Trajectory], size: int) -> list[list[int]]:
@@ -157,14 +164,9 @@ class LearnerImpl:
     def replay_loss(self, sequences: list[tuple[list[int], list[int]]]) -> torch.Tensor:
         """`algo.replay.coef` times the mean negative log-likelihood per loss token of demonstration sequences
         (token ids, loss mask), at temperature 1 (the SFT loss), with gradients."""
-        ids = torch.zeros(len(sequences), max(len(i) for i, _ in sequences), dtype=torch.long)
-        attn, mask = torch.zeros_like(ids), torch.zeros(ids.shape)
-        for r, (tokens, loss_mask) in enumerate(sequences):
-            ids[r, : len(tokens)] = torch.tensor(tokens)
-            attn[r, : len(tokens)] = 1
-            mask[r, : len(tokens)] = torch.tensor(loss_mask, dtype=torch.float32)
-        lp, _ = token_logprobs(self.model, ids, attn, 1.0, mask=mask)
-        return -(lp * mask).sum() / mask.sum().clamp(min=1.0) * self.algo.replay.coef
+        b = pad_sequences(sequences)
+        lp, _ = token_logprobs(self.model, b["input_ids"], b["attention_mask"], 1.0, mask=b["mask"])
+        return -(lp * b["mask"]).sum() / b["mask"].sum().clamp(min=1.0) * self.algo.replay.coef
 
     def step(
         self,
