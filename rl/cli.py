@@ -217,19 +217,25 @@ def sft_cmd(
 
 def _training_config(config: Path, overrides: list[str] | None, check_eval: bool = False):
     """Load a config and check everything a training run needs before anything starts: the config itself, extra
-    env modules, the env ids of algo.env_mix (and eval.envs), and that the rollout engine can serve the policy.
+    env modules, the env ids of algo.env_mix (and eval.envs), the names in algo.reward_components, and that the
+    rollout engine can serve the policy.
     Any problem exits with code 2 and one message."""
     cfg = _load(config, overrides)
     import environments
+    from rl.grpo.advantages import RewardComponentError, check_reward_components
     from rl.sampler import TaskSampler
     from rl.train import check_engine_fit
     from rollout.engines.select import EngineChoiceError
 
     try:
         environments.load_env_modules(cfg.rollout.env_modules)
-        TaskSampler(cfg.algo.env_mix)
+        env_ids = TaskSampler(cfg.algo.env_mix).active_env_ids()
     except (environments.UnknownEnvError, ValueError, FileNotFoundError, ImportError) as exc:
         raise fail(f"{config}: algo.env_mix: {exc}") from None
+    try:
+        check_reward_components(cfg.algo.reward_components, env_ids)
+    except RewardComponentError as exc:
+        raise fail(f"{config}: {exc}") from None
     try:
         if check_eval:
             cfg.eval.env_ids()

@@ -26,7 +26,7 @@ from rl.cluster import init_ray
 from rl.config.loader import dump_config
 from rl.config.run import RunConfig
 from rl.curriculum import KindCurriculum
-from rl.grpo.advantages import group_advantages, training_reward
+from rl.grpo.advantages import check_reward_components, group_advantages, training_reward
 from rl.grpo.replay import build_replay
 from rl.metrics import MetricsWriter, read_metrics
 from rl.plots import CURVES_FILE, training_curves
@@ -158,6 +158,7 @@ def train(
     run_dir = cfg.run.folder
     environments.load_env_modules(cfg.rollout.env_modules)
     check_engine_fit(cfg)
+    check_reward_components(cfg.algo.reward_components, TaskSampler(cfg.algo.env_mix).active_env_ids())
     existing = latest_checkpoint(run_dir)
     if existing is not None and not resume:
         raise RunFolderError(

@@ -9,7 +9,13 @@ import pytest
 import torch
 from trl.trainer.grpo_trainer import GRPOTrainer
 
-from rl.grpo.advantages import group_advantages, training_reward
+from rl.grpo.advantages import (
+    RewardComponentError,
+    check_reward_components,
+    group_advantages,
+    reported_components,
+    training_reward,
+)
 from rl.grpo.config import LossConfig
 from rl.grpo.loss import offpolicy_weights, policy_loss
 
@@ -165,3 +171,15 @@ def test_reward_shaping_adds_weighted_components_and_gives_partial_credit_a_sign
     adv = group_advantages(torch.tensor(shaped))
     assert adv[0] > 0 > adv[1] and adv[1] == adv[2]
     assert training_reward(episode(1.0, hidden_pass_fraction=1.0), {"hidden_pass_fraction": 0.5}) == 1.5
+
+
+def test_reward_components_must_be_reported_by_an_env_of_the_mix() -> None:
+    assert "goal_fraction" in reported_components("plan-blocksworld-3")
+    assert "hidden_pass_fraction" in reported_components("code-fn-easy")
+    mix = ["code-fn-easy", "plan-blocksworld-3"]
+    check_reward_components({"hidden_pass_fraction": 0.25, "goal_fraction": 0.25}, mix)
+    check_reward_components({}, ["no-such-env"])  # nothing to check, nothing played
+    with pytest.raises(RewardComponentError, match=r"goal_fracton .*plan-blocksworld-3: .*goal_fraction"):
+        check_reward_components({"goal_fracton": 0.25}, mix)
+    with pytest.raises(RewardComponentError, match="goal_fraction"):  # reported, but not by this mix
+        check_reward_components({"goal_fraction": 0.25}, ["code-fn-easy"])

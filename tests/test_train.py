@@ -173,6 +173,14 @@ def test_cli_train_rejects_bad_input_before_starting(tmp_path: Path) -> None:
     typo.write_text("algo: {stepz: 3}\n")
     res = CliRunner().invoke(app, ["train", str(typo)])
     assert res.exit_code == 2 and "algo.stepz" in res.stderr
+    shaping = tmp_path / "shaping.yaml"
+    shaping.write_text(
+        f"run: {{output_dir: {tmp_path}}}\n"
+        "algo: {env_mix: {code-fn-easy: 1.0}, reward_components: {hidden_pass_fracton: 0.5}}\n"
+    )
+    res = CliRunner().invoke(app, ["train", str(shaping)])
+    assert res.exit_code == 2 and "algo.reward_components: hidden_pass_fracton" in res.stderr
+    assert not (tmp_path / "run").exists()
 
 
 def test_workers_on_a_second_node(tmp_path: Path) -> None:

@@ -136,7 +136,8 @@ class AlgoConfig(Section):
     reward_components: dict[str, float] = Field(default_factory=dict)
     """Reward shaping: env reward components (an env's `info["reward_components"]`, e.g. code envs'
     `hidden_pass_fraction`) added, with these weights, to the reward that advantages and dynamic sampling use.
-    Success rates, logged rewards and evaluation stay the env's own reward."""
+    Success rates, logged rewards and evaluation stay the env's own reward. A name that no env of the mix
+    reports (checked on one oracle episode each before the run starts) is an error."""
     dynamic_sampling: bool = True
     """Drop groups whose rewards are all equal (no learning signal) and keep filling the batch."""
     dynamic_sampling_max_rounds: int = Field(default=4, ge=1)
