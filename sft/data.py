@@ -57,6 +57,8 @@ class Demo:
     seed: int | None = None
     where: str = ""
     """'path:line' for file demos, 'env-id@seed' for oracle demos (used in messages)."""
+    reward_components: dict[str, float] = field(default_factory=dict)
+    """The reward components the env reported over an oracle demo's episode (empty for file demos)."""
 
     @property
     def prompt_key(self) -> str:
@@ -98,6 +100,7 @@ def oracle_demo(env_id: str, seed: int) -> Demo:
     n_calls = 0
     pending_ids: list[str] = []
     success = False
+    components: dict[str, float] = {}
     for _ in range(env.max_turns):
         action = env.oracle_action()
         msg: dict[str, Any] = {"role": "assistant", "content": action.get("content") or ""}
@@ -108,6 +111,7 @@ def oracle_demo(env_id: str, seed: int) -> Demo:
             n_calls += len(calls)
         messages.append(msg)
         obs, _reward, terminated, truncated, info = env.step(action)
+        components.update(info.get("reward_components") or {})
         if terminated or truncated:
             success = bool(info.get("success"))
             break
@@ -118,7 +122,15 @@ def oracle_demo(env_id: str, seed: int) -> Demo:
             messages.append(m)
     if not success:
         raise RuntimeError(f"the oracle of {env_id} did not succeed on seed {seed}; cannot use it as a demonstration")
-    return Demo(messages, tools, source=f"env:{env_id}", env_id=env_id, seed=seed, where=f"{env_id}@{seed}")
+    return Demo(
+        messages,
+        tools,
+        source=f"env:{env_id}",
+        env_id=env_id,
+        seed=seed,
+        where=f"{env_id}@{seed}",
+        reward_components=components,
+    )
 
 
 def play_oracles(env_id: str, seeds: Sequence[int], workers: int | None = None) -> list[Demo]:

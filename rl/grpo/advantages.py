@@ -24,21 +24,10 @@ class RewardComponentError(ValueError):
 
 
 def reported_components(env_id: str, seed: int = 0) -> set[str]:
-    """The reward component names `env_id` reports, from one oracle episode on `seed`."""
-    import environments
+    """The reward component names `env_id` reports, from its oracle episode on `seed` (`sft.data.oracle_demo`)."""
+    from sft.data import oracle_demo
 
-    env = environments.make(env_id)
-    try:
-        env.reset(seed=seed)
-        names: set[str] = set()
-        for _ in range(env.max_turns):
-            _obs, _reward, terminated, truncated, info = env.step(env.oracle_action())
-            names.update(info.get("reward_components") or {})
-            if terminated or truncated:
-                break
-        return names
-    finally:
-        env.close()
+    return set(oracle_demo(env_id, seed).reward_components)
 
 
 def check_reward_components(component_weights: Mapping[str, float], env_ids: list[str]) -> None:
