@@ -40,6 +40,8 @@ class PipelineResult:
     seconds: dict[str, float] = field(default_factory=dict)
     firm_eval: str = ""
     """An `agentrl eval` command line that scores the SFT and RL checkpoints on FIRM_SEEDS held-out seeds."""
+    warnings: list[str] = field(default_factory=list)
+    """The GRPO stage's training-health warnings (`rl.health`)."""
 
 
 FIRM_SEEDS = 200
@@ -121,7 +123,11 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> Pip
     seconds["eval"] = time.perf_counter() - t0
 
     out = PipelineResult(
-        folder=root, checkpoints=paths, seconds=seconds, firm_eval=firm_eval_command(cfg, paths["SFT"], paths["RL"])
+        folder=root,
+        checkpoints=paths,
+        seconds=seconds,
+        firm_eval=firm_eval_command(cfg, paths["SFT"], paths["RL"]),
+        warnings=list(grpo.warnings),
     )
     for stage, res in results.items():
         fams = res.as_dict()["families"]
@@ -140,6 +146,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True, log: Any = print) -> Pip
                 "engine": grpo.engine,
                 "checkpoints": {k: str(v) for k, v in paths.items()},
                 "firm_eval_command": out.firm_eval,
+                "warnings": out.warnings,
             },
             indent=2,
         )
@@ -250,6 +257,7 @@ def _report(root: Path, cfg: RunConfig, grpo: Any, res: PipelineResult) -> None:
         "",
         f"    {res.firm_eval}",
         "",
+        *(["## Warnings", "", *[f"- GRPO: {w}" for w in res.warnings], ""] if res.warnings else []),
         "## Time",
         "",
         *[f"- {k}: {v:.0f} s" for k, v in res.seconds.items()],
@@ -286,6 +294,8 @@ def print_summary(res: PipelineResult) -> None:
     console = Console()
     console.print(table)
     console.print(f"report: {res.folder / 'report.md'}", highlight=False)
+    for w in res.warnings:
+        console.print(f"[yellow]warning[/yellow] (GRPO): {w}", highlight=False, soft_wrap=True)
     if res.firm_eval:
         console.print(
             f"firmer RL - SFT numbers ({FIRM_SEEDS} seeds per env): {res.firm_eval}", highlight=False, soft_wrap=True

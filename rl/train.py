@@ -28,6 +28,7 @@ from rl.config.run import RunConfig
 from rl.curriculum import KindCurriculum
 from rl.grpo.advantages import check_reward_components, group_advantages, training_reward
 from rl.grpo.replay import build_replay
+from rl.health import EntropyRise, entropy_rise
 from rl.metrics import MetricsWriter, read_metrics
 from rl.plots import CURVES_FILE, training_curves
 from rl.sampler import TaskSampler, env_task_kinds
@@ -58,6 +59,8 @@ class TrainResult:
     """The rollout engine the workers chose, and why."""
     curves: Path | None = None
     """PNG of the run's training curves (`rl.plots`), over all of metrics.jsonl."""
+    warnings: list[str] = field(default_factory=list)
+    """Training-health warnings (`rl.health`): e.g. the rollouts' entropy rising several-fold."""
 
 
 def _materialize(policy: dict[str, Any], target: str) -> str:
@@ -231,6 +234,7 @@ def train(
     history: list[dict[str, Any]] = []
     last_ckpt = existing
     t_idle = 0.0
+    rise: EntropyRise | None = None  # warned once, when the rollouts' entropy first rises several-fold
     engine_before = pool.engine_stats()
     t_step_start = t_begin = time.perf_counter()
     bar = _progress(progress, algo.steps, step)
@@ -334,6 +338,8 @@ def train(
             }
             writer.write(step, record)
             history.append(record)
+            if rise is None and (rise := entropy_rise(history)) is not None:
+                log.warning(rise.message())
             t_idle, t_step_start, engine_before = 0.0, now, engine_now
             if bar is not None:
                 bar.update(step, reward=record["reward/mean"], success=record["success_rate"], version=version)
@@ -379,6 +385,8 @@ def train(
     records = read_metrics(run_dir)
     curves = training_curves(records, run_dir / "plots" / CURVES_FILE) if records else None
     log.info("training curves: %s", curves)
+    over_run = entropy_rise(records)  # over the whole run, resumed parts included
+    warnings = [r.message() for r in (over_run or rise,) if r is not None]
     return TrainResult(
         run_dir=run_dir,
         final_checkpoint=last_ckpt,
@@ -388,6 +396,7 @@ def train(
         start_position=position,
         engine=engine,
         curves=curves,
+        warnings=warnings,
     )
 
 

@@ -67,6 +67,7 @@ def test_pipeline_end_to_end(config: str, tmp_path: Path, repo: Path) -> None:
         assert (folder / "plots" / f"{name}.png").stat().st_size > 1000
     report = (folder / "report.md").read_text()
     assert "| tools |" in report and "random init" in report and "RL - SFT" in report
+    assert summary["warnings"] == [] and "## Warnings" not in report  # two steps are too few to judge health
     assert (folder / "grpo" / "plots" / "training_curves.png").stat().st_size > 1000
     assert "](grpo/plots/training_curves.png)" in report
     assert (folder / "eval" / "report.md").is_file()
