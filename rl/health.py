@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rl.metrics import series, trend_window
+
 ENTROPY_RATIO = 2.0
 """The latest window's mean entropy must be at least this many times the first window's..."""
 ENTROPY_MIN_RISE = 0.15
 """...and at least this much higher (nats per token), so that small entropies doubling is not flagged."""
-MIN_WINDOW = 5
-"""Steps per window at least; a window is a tenth of the steps so far when that is more."""
 
 
 @dataclass(frozen=True)
@@ -48,20 +48,17 @@ def entropy_rise(
     history: Sequence[dict[str, Any]],
     ratio: float = ENTROPY_RATIO,
     min_rise: float = ENTROPY_MIN_RISE,
-    min_window: int = MIN_WINDOW,
 ) -> EntropyRise | None:
     """The entropy rise of a run, or None while its latest window stays within `ratio` and `min_rise` of its first.
 
-    `history` holds the step records in order (as in `metrics.jsonl`); steps without an `entropy` value are
-    skipped. Needs two windows of steps; fewer give None."""
-    values = [
-        (r.get("step", i + 1), float(r["entropy"])) for i, r in enumerate(history) if r.get("entropy") is not None
-    ]
-    window = max(min_window, len(values) // 10)
+    `history` holds the step records in order (as in `metrics.jsonl`); records without an `entropy` value are
+    skipped. Each window is `rl.metrics.trend_window` of the steps so far; fewer than two windows give None."""
+    steps, values = series(list(history), "entropy")
+    window = trend_window(len(values))
     if len(values) < 2 * window:
         return None
-    first = sum(v for _, v in values[:window]) / window
-    latest = sum(v for _, v in values[-window:]) / window
+    first = sum(values[:window]) / window
+    latest = sum(values[-window:]) / window
     if latest >= ratio * first and latest - first >= min_rise:
-        return EntropyRise(first=first, latest=latest, window=window, step=int(values[-1][0]))
+        return EntropyRise(first=first, latest=latest, window=window, step=int(steps[-1]))
     return None

@@ -38,3 +38,19 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+ROLLING = 5
+"""Fewest steps a run's trend window spans (`trend_window`)."""
+
+
+def trend_window(n_steps: int) -> int:
+    """Steps a trend over a run of `n_steps` averages: a tenth of the run, at least `ROLLING`, since one step holds
+    only a few groups (the reward plot's rolling mean, `rl.health`'s entropy windows)."""
+    return max(ROLLING, n_steps // 10)
+
+
+def series(records: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+    """(steps, values) of `key` over the records that log it as a number."""
+    pts = [(r["step"], float(r[key])) for r in records if key in r and isinstance(r[key], int | float)]
+    return [s for s, _ in pts], [v for _, v in pts]

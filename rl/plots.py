@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rl.metrics import ROLLING, series, trend_window
+
 CURVES_FILE = "training_curves.png"
-ROLLING = 5
-"""Window (in steps) of the rolling mean drawn over the per-step reward points."""
 
 
 def rolling_mean(values: list[float], window: int = ROLLING) -> list[float]:
@@ -26,11 +26,6 @@ def rolling_mean(values: list[float], window: int = ROLLING) -> list[float]:
             total -= values[i - window]
         out.append(total / min(i + 1, window))
     return out
-
-
-def _series(records: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
-    pts = [(r["step"], float(r[key])) for r in records if key in r and isinstance(r[key], int | float)]
-    return [s for s, _ in pts], [v for _, v in pts]
 
 
 _REWARD_TOTALS = ("reward/mean", "reward/std")
@@ -48,12 +43,12 @@ def draw_reward(ax: Any, records: list[dict[str, Any]]) -> int:
     mean as a black line; returns the window. The window is a tenth of the run (at least `ROLLING` steps),
     since one step holds only a few groups and an env sampled at 1 in 8 appears in few steps."""
     n_steps = len({r["step"] for r in records if "reward/mean" in r})
-    window = max(ROLLING, n_steps // 10)
+    window = trend_window(n_steps)
     for env in reward_envs(records):
-        steps, vals = _series(records, f"reward/{env}")
+        steps, vals = series(records, f"reward/{env}")
         (line,) = ax.plot(steps, rolling_mean(vals, window), label=env)
         ax.scatter(steps, vals, s=8, alpha=0.35, color=line.get_color())
-    steps, vals = _series(records, "reward/mean")
+    steps, vals = series(records, "reward/mean")
     ax.plot(steps, rolling_mean(vals, window), color="black", linewidth=2, label="all envs")
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("reward")
@@ -79,27 +74,27 @@ def training_curves(records: list[dict[str, Any]], path: Path) -> Path:
 
     evals = [name for name in ("all", *envs) if f"eval/{name}/pass@1" in keys]
     for name in evals:
-        ev.plot(*_series(records, f"eval/{name}/pass@1"), marker="o", label=name)
+        ev.plot(*series(records, f"eval/{name}/pass@1"), marker="o", label=name)
     if not evals:
-        ev.plot(*_series(records, "success_rate"), marker=".", label="training success rate")
+        ev.plot(*series(records, "success_rate"), marker=".", label="training success rate")
     ev.set_title("held-out pass@1 (eval steps)" if evals else "training success rate (no eval section)")
     ev.set_ylim(-0.02, 1.02)
 
-    kl.plot(*_series(records, "kl"), label="KL to reference")
-    kl.plot(*_series(records, "entropy"), label="entropy")
+    kl.plot(*series(records, "kl"), label="KL to reference")
+    kl.plot(*series(records, "entropy"), label="entropy")
     kl.set_title("KL and entropy (per token)")
 
-    clip.plot(*_series(records, "clip_fraction"), label="clip fraction")
-    clip.plot(*_series(records, "offpolicy/masked_fraction"), label="off-policy masked")
-    clip.plot(*_series(records, "offpolicy/truncated_fraction"), label="IS-truncated")
+    clip.plot(*series(records, "clip_fraction"), label="clip fraction")
+    clip.plot(*series(records, "offpolicy/masked_fraction"), label="off-policy masked")
+    clip.plot(*series(records, "offpolicy/truncated_fraction"), label="IS-truncated")
     clip.set_title("clipped and masked token fractions")
 
-    stale.plot(*_series(records, "staleness/mean"), marker=".", label="mean")
-    stale.plot(*_series(records, "staleness/max"), marker="x", label="max")
+    stale.plot(*series(records, "staleness/mean"), marker=".", label="mean")
+    stale.plot(*series(records, "staleness/max"), marker="x", label="max")
     stale.set_title("staleness of consumed groups (policy versions)")
 
     for key in ("time/step_s", "time/train_s", "time/idle_s", "time/sync_s"):
-        tm.plot(*_series(records, key), label=key.removeprefix("time/").removesuffix("_s"))
+        tm.plot(*series(records, key), label=key.removeprefix("time/").removesuffix("_s"))
     tm.set_title("seconds per step (driver view)")
 
     for ax in axes.flat:

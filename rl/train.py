@@ -385,8 +385,9 @@ def train(
     records = read_metrics(run_dir)
     curves = training_curves(records, run_dir / "plots" / CURVES_FILE) if records else None
     log.info("training curves: %s", curves)
-    over_run = entropy_rise(records)  # over the whole run, resumed parts included
-    warnings = [r.message() for r in (over_run or rise,) if r is not None]
+    # over the whole run (resumed parts included); else the rise warned during this part, if it fell back since
+    final_rise = entropy_rise(records) or rise
+    warnings = [final_rise.message()] if final_rise is not None else []
     return TrainResult(
         run_dir=run_dir,
         final_checkpoint=last_ckpt,
