@@ -152,7 +152,7 @@ def train(
 ) -> TrainResult:
     """Run GRPO as configured; with `resume`, continue from the run folder's latest checkpoint.
     `on_step(step, record, handles)` is called after each step's checkpoint, with handles {"pool", "learner"}
-    (tests inject faults with it)."""
+    (tests inject faults with it); by then the workers hold that step's weights."""
     import ray
 
     import environments
@@ -241,7 +241,8 @@ def train(
     out_of_time = False
     try:
         while step < algo.steps and not out_of_time:
-            while ctrl.can_admit(version):
+            # a group is tagged with the version the workers hold (behind the learner's while new weights load)
+            while ctrl.can_admit(held := pool.synced_version):
                 task = sampler.next()
                 pool.submit(
                     GroupTask(
@@ -249,7 +250,7 @@ def train(
                         task.seed,
                         cfg.rollout.group_size,
                         sample_seed=cfg.run.seed * 1_000_003 + task.index,
-                        tag=version,
+                        tag=held,
                         options=task.options,
                     )
                 )
@@ -307,7 +308,10 @@ def train(
             t_train = time.perf_counter() - t0
             version = int(stats["version"])
             step += 1
-            t_sync = pool.update_weights(learner.weights.remote(), version)
+            if algo.overlap_weight_sync:  # the workers load while the learner takes the next step
+                t_sync = pool.start_weight_update(learner.weights.remote(), version)
+            else:
+                t_sync = pool.update_weights(learner.weights.remote(), version)
             now = time.perf_counter()
             gen_tokens = sum(t.generated_tokens for g in batch for t in g.trajectories)
             engine_now = pool.engine_stats()
@@ -367,11 +371,13 @@ def train(
             every = cfg.eval.every_steps
             if every and (step % every == 0 or last):
                 t0 = time.perf_counter()
+                pool.finish_weight_update()  # evaluate this step's weights
                 evaluation = run_eval(cfg, pool, step, run_dir)
                 scalars = {**evaluation.scalars("eval"), "time/eval_s": time.perf_counter() - t0}
                 writer.write(step, scalars)
                 record.update(scalars)
             if on_step is not None:
+                pool.finish_weight_update()
                 on_step(step, record, {"pool": pool, "learner": learner})
     finally:
         if bar is not None:

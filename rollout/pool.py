@@ -1,7 +1,9 @@
 """`RolloutPool`: the driver's handle on N rollout worker actors.
 
 Submits groups to the least-loaded worker, yields each group as soon as it finishes (`ray.wait`), and broadcasts
-weights through Ray's object store (one `ray.put`, every worker reads the same object). Workers are placed with
+weights through Ray's object store (one `ray.put`, every worker reads the same object), either waiting for every
+worker to load them (`update_weights`) or in the background (`start_weight_update`: the caller goes on, and
+`synced_version` says which version every worker holds). Workers are placed with
 the Ray resources from `rollout.worker_resources`, so on a cluster they land on GPU nodes or labelled nodes.
 """
 
@@ -86,6 +88,8 @@ class RolloutPool:
         self.restarts = 0
         self._weights: ray.ObjectRef | None = None
         self._version = 0
+        self._acked = [0] * len(self.workers)  # the version each worker has confirmed loading
+        self._sync: dict[ray.ObjectRef, int] = {}  # a background broadcast's pending loads -> worker index
         self._load = [0] * len(self.workers)
         self._inflight: dict[ray.ObjectRef, tuple[GroupTask, int, float]] = {}
         self._ids = itertools.count()
@@ -107,6 +111,7 @@ class RolloutPool:
         self.infos[i] = ray.get(self.workers[i].info.remote())
         if self._weights is not None:
             ray.get(self.workers[i].update_weights.remote(self._weights, self._version))
+        self._acked[i] = self._version
         self.restarts += 1
 
     def submit(self, task: GroupTask) -> ray.ObjectRef:
@@ -135,12 +140,17 @@ class RolloutPool:
         """Wait for the next finished group (None on timeout or when nothing is in flight). With `among`, only
         those submissions are waited for, so two callers (training and in-training eval) can share the pool."""
         refs = list(self._inflight) if among is None else [r for r in among if r in self._inflight]
+        if among is None:  # a background weight update ending also ends the wait: the caller may admit more
+            refs += list(self._sync)
         if not refs:
             return None
         done, _ = ray.wait(refs, num_returns=1, timeout=timeout)
         if not done:
             return None
         ref = done[0]
+        if ref in self._sync:
+            self._settle_sync(ref)
+            return None
         task, i, t0 = self._inflight.pop(ref)
         self._load[i] -= 1
         try:
@@ -183,20 +193,51 @@ class RolloutPool:
             yield result
 
     def update_weights(self, weights: Weights | ray.ObjectRef, version: int) -> float:
-        """Broadcast weights to every worker through the object store; returns the seconds it took.
+        """Broadcast weights to every worker through the object store and wait until each has loaded them;
+        returns the seconds it took.
 
         `weights` may be an object reference (e.g. the learner's `weights.remote()`), which the workers then read
         directly from the object store without passing through the driver. This is the CPU/any-cluster path; a
         GPU deployment would swap in an NCCL broadcast (vLLM's weight-transfer API) behind this same method."""
         t0 = time.perf_counter()
+        self.start_weight_update(weights, version)
+        self.finish_weight_update()
+        return time.perf_counter() - t0
+
+    def start_weight_update(self, weights: Weights | ray.ObjectRef, version: int) -> float:
+        """Start broadcasting weights and return without waiting for the workers to load them; a broadcast
+        still in flight is finished first. Returns the seconds spent here (mostly that wait). Until every
+        worker has loaded `version`, `synced_version` stays at the previous one; a worker restarted meanwhile
+        starts with these weights."""
+        t0 = time.perf_counter()
+        self.finish_weight_update()
         ref = weights if isinstance(weights, ray.ObjectRef) else ray.put(weight_items(weights))
         self._weights, self._version = ref, version
-        for i, w in enumerate(self.workers):
-            try:
-                ray.get(w.update_weights.remote(ref, version))
-            except ray.exceptions.RayActorError:
-                self._restart(i)  # a dead worker comes back with these weights
+        self._sync = {w.update_weights.remote(ref, version): i for i, w in enumerate(self.workers)}
         return time.perf_counter() - t0
+
+    def finish_weight_update(self) -> float:
+        """Wait until every worker has loaded the latest broadcast weights; returns the seconds waited."""
+        t0 = time.perf_counter()
+        while self._sync:
+            done, _ = ray.wait(list(self._sync), num_returns=1)
+            self._settle_sync(done[0])
+        return time.perf_counter() - t0
+
+    @property
+    def synced_version(self) -> int:
+        """The newest policy version every worker has loaded (behind the latest broadcast while one is loading)."""
+        return min(self._acked, default=self._version)
+
+    def _settle_sync(self, ref: ray.ObjectRef) -> None:
+        i = self._sync.pop(ref)
+        try:
+            ray.get(ref)
+            self._acked[i] = self._version
+        except ray.exceptions.RayActorError:
+            if not self._alive(i):
+                self._restart(i)  # a dead worker comes back with these weights
+            self._acked[i] = self._version
 
     def engine_stats(self) -> dict[str, float]:
         """The workers' engine counters, summed (see `RolloutWorkerImpl.engine_stats`). A dead worker counts

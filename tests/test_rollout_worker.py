@@ -63,6 +63,18 @@ def test_groups_stream_from_two_transformers_workers(ray_local, saved_policies: 
         assert seconds > 0 and pool.versions() == [3, 3]
         after = list(pool.run([GroupTask("tools-kb-2hop", 5)]))[0]
         assert all(t.turn_versions == [3] * t.turns for t in after.trajectories)
+
+        # in the background: the version every worker holds moves only once both have loaded the weights, and
+        # waiting for a group with none in flight returns as each worker has loaded them
+        pool.start_weight_update(weights, version=4)
+        assert pool.synced_version in (3, 4)
+        for _ in pool.workers:  # each worker's load ends one wait
+            assert pool.next_finished(timeout=60) is None
+        assert pool.synced_version == 4 and pool.versions() == [4, 4]
+        assert pool.finish_weight_update() < 1.0  # nothing left to wait for
+        pool.start_weight_update(weights, version=5)
+        pool.start_weight_update(weights, version=6)  # the first broadcast is finished before the next starts
+        assert pool.finish_weight_update() >= 0 and pool.synced_version == 6 and pool.versions() == [6, 6]
     finally:
         pool.shutdown()
 
