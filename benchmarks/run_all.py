@@ -91,7 +91,10 @@ def section(name: str, data: dict[str, Any]) -> str:
         return head + body
     if name == "async_vs_sync":
         body = table(res["rows"])
-        return head + f"Key ratio: sync wall / async wall = {res['sync_over_async_wall']:.2f}x.\n\n" + body
+        key = f"sync wall / async wall = {res['sync_over_async_wall']:.2f}x"
+        if "blocking_over_overlapped_wall" in res:
+            key += f"; blocking / overlapped weight sync wall = {res['blocking_over_overlapped_wall']:.2f}x"
+        return head + f"Key ratio: {key}.\n\n" + body
     if isinstance(res, list):
         return head + table(res)
     if isinstance(res, dict):

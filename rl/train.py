@@ -241,8 +241,7 @@ def train(
     out_of_time = False
     try:
         while step < algo.steps and not out_of_time:
-            # a group is tagged with the version the workers hold (behind the learner's while new weights load)
-            while ctrl.can_admit(held := pool.synced_version):
+            while ctrl.can_admit(version):
                 task = sampler.next()
                 pool.submit(
                     GroupTask(
@@ -250,8 +249,10 @@ def train(
                         task.seed,
                         cfg.rollout.group_size,
                         sample_seed=cfg.run.seed * 1_000_003 + task.index,
-                        tag=held,
+                        tag=version,
                         options=task.options,
+                        # with the broadcast overlapped, the worker starts it once it holds this version
+                        min_version=version if algo.overlap_weight_sync else None,
                     )
                 )
                 ctrl.admit()

@@ -3,7 +3,7 @@
 Submits groups to the least-loaded worker, yields each group as soon as it finishes (`ray.wait`), and broadcasts
 weights through Ray's object store (one `ray.put`, every worker reads the same object), either waiting for every
 worker to load them (`update_weights`) or in the background (`start_weight_update`: the caller goes on, and
-`synced_version` says which version every worker holds). Workers are placed with
+groups submitted with `min_version` start once their worker holds that version). Workers are placed with
 the Ray resources from `rollout.worker_resources`, so on a cluster they land on GPU nodes or labelled nodes.
 """
 
@@ -46,6 +46,9 @@ class GroupTask:
     """The group's id in its trajectories (default: a fresh unique id)."""
     options: dict[str, Any] | None = None
     """The env's reset options, e.g. `{"task_kind": "caesar"}` (a curriculum's choice of task kind)."""
+    min_version: int | None = None
+    """The worker starts the group only once it holds weights of at least this policy version (a broadcast
+    started with `start_weight_update` may still be loading when the group is submitted)."""
 
 
 @dataclass
@@ -119,7 +122,14 @@ class RolloutPool:
         i = min(range(len(self.workers)), key=lambda k: self._load[k])
         group_id = task.group_id or f"g{next(self._ids)}:{task.env_id}:{task.seed}"
         ref = self.workers[i].run_group.remote(
-            task.env_id, task.seed, task.group_size, group_id, task.sample_seed, task.sampling, task.options
+            task.env_id,
+            task.seed,
+            task.group_size,
+            group_id,
+            task.sample_seed,
+            task.sampling,
+            task.options,
+            task.min_version,
         )
         self._load[i] += 1
         self._inflight[ref] = (task, i, time.perf_counter())
@@ -140,17 +150,12 @@ class RolloutPool:
         """Wait for the next finished group (None on timeout or when nothing is in flight). With `among`, only
         those submissions are waited for, so two callers (training and in-training eval) can share the pool."""
         refs = list(self._inflight) if among is None else [r for r in among if r in self._inflight]
-        if among is None:  # a background weight update ending also ends the wait: the caller may admit more
-            refs += list(self._sync)
         if not refs:
             return None
         done, _ = ray.wait(refs, num_returns=1, timeout=timeout)
         if not done:
             return None
         ref = done[0]
-        if ref in self._sync:
-            self._settle_sync(ref)
-            return None
         task, i, t0 = self._inflight.pop(ref)
         self._load[i] -= 1
         try:
@@ -207,8 +212,8 @@ class RolloutPool:
     def start_weight_update(self, weights: Weights | ray.ObjectRef, version: int) -> float:
         """Start broadcasting weights and return without waiting for the workers to load them; a broadcast
         still in flight is finished first. Returns the seconds spent here (mostly that wait). Until every
-        worker has loaded `version`, `synced_version` stays at the previous one; a worker restarted meanwhile
-        starts with these weights."""
+        worker has loaded `version`, `synced_version` stays at the previous one; a group submitted with
+        `min_version=version` waits on its worker for them, and a worker restarted meanwhile starts with them."""
         t0 = time.perf_counter()
         self.finish_weight_update()
         ref = weights if isinstance(weights, ray.ObjectRef) else ray.put(weight_items(weights))

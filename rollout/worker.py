@@ -71,6 +71,7 @@ class RolloutWorkerImpl:
         self.renderer = ChatRenderer(AutoTokenizer.from_pretrained(policy_path, local_files_only=True))
         self.env_pool = EnvThreads(self.cfg.env_threads)
         self._slots: asyncio.Semaphore | None = None
+        self._new_weights: asyncio.Condition | None = None  # notified after each weight update
         self.episodes_done = 0
 
     def info(self) -> dict[str, Any]:
@@ -144,8 +145,13 @@ class RolloutWorkerImpl:
         sample_seed: int | None = None,
         sampling: dict[str, Any] | None = None,
         options: dict[str, Any] | None = None,
+        min_version: int | None = None,
     ) -> list[Trajectory]:
-        """A GRPO group: `group_size` episodes of the same task (seed and reset options), sampled independently."""
+        """A GRPO group: `group_size` episodes of the same task (seed and reset options), sampled independently.
+        With `min_version`, the episodes start only once the engine holds weights of at least that version."""
+        if min_version is not None and self.engine.version < min_version:
+            async with self._weights_condition():
+                await self._new_weights.wait_for(lambda: self.engine.version >= min_version)
         g = group_size or self.cfg.group_size
         group_id = group_id or f"{env_id}:{seed}:{time.monotonic_ns()}"
         params = self.cfg.sampling.model_copy(update=sampling) if sampling else self.cfg.sampling
@@ -174,7 +180,14 @@ class RolloutWorkerImpl:
     async def update_weights(self, weights: Weights, version: int) -> int:
         """Load new policy weights (transformers parameter names) and return the new version."""
         await self.engine.update_weights(weights, version)
+        async with self._weights_condition():
+            self._new_weights.notify_all()
         return self.engine.version
+
+    def _weights_condition(self) -> asyncio.Condition:
+        if self._new_weights is None:  # made on the actor's event loop
+            self._new_weights = asyncio.Condition()
+        return self._new_weights
 
     def shutdown(self) -> None:
         """Stop the env threads and the engine thread."""

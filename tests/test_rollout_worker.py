@@ -64,14 +64,14 @@ def test_groups_stream_from_two_transformers_workers(ray_local, saved_policies: 
         after = list(pool.run([GroupTask("tools-kb-2hop", 5)]))[0]
         assert all(t.turn_versions == [3] * t.turns for t in after.trajectories)
 
-        # in the background: the version every worker holds moves only once both have loaded the weights, and
-        # waiting for a group with none in flight returns as each worker has loaded them
+        # in the background: a group that needs a newer version waits on its worker until the weights come
+        early = pool.submit(GroupTask("tools-kb-2hop", 6, min_version=4))
+        assert ray.wait([early], timeout=3)[0] == []  # version 3 is loaded, 4 is not sent yet
         pool.start_weight_update(weights, version=4)
         assert pool.synced_version in (3, 4)
-        for _ in pool.workers:  # each worker's load ends one wait
-            assert pool.next_finished(timeout=60) is None
-        assert pool.synced_version == 4 and pool.versions() == [4, 4]
-        assert pool.finish_weight_update() < 1.0  # nothing left to wait for
+        waited = pool.next_finished(timeout=120)
+        assert waited is not None and all(t.turn_versions == [4] * t.turns for t in waited.trajectories)
+        assert pool.finish_weight_update() >= 0 and pool.synced_version == 4 and pool.versions() == [4, 4]
         pool.start_weight_update(weights, version=5)
         pool.start_weight_update(weights, version=6)  # the first broadcast is finished before the next starts
         assert pool.finish_weight_update() >= 0 and pool.synced_version == 6 and pool.versions() == [6, 6]

@@ -135,9 +135,9 @@ class AlgoConfig(Section):
     0 is the synchronous, exactly on-policy baseline."""
     overlap_weight_sync: bool = True
     """Load each step's new weights into the rollout workers while the learner takes the next step, instead
-    of waiting for every worker to load them. Groups admitted meanwhile are tagged with the version the workers
-    still hold, so `max_staleness` bounds them as before; `time/sync_s` is then only the wait for the previous
-    broadcast to finish."""
+    of waiting for every worker to load them. Groups admitted meanwhile wait on their worker until it holds
+    the new version, so they start on the weights `max_staleness` counts them from; `time/sync_s` is then only
+    the wait for the previous broadcast to finish."""
     reward_components: dict[str, float] = Field(default_factory=dict)
     """Reward shaping: env reward components (an env's `info["reward_components"]`, e.g. code envs'
     `hidden_pass_fraction`) added, with these weights, to the reward that advantages and dynamic sampling use.
