@@ -11,6 +11,9 @@ returned values (the expected outputs never enter the sandbox; the comparison ha
   exception / timeout) come back as feedback. Once every visible test passes, the hidden tests decide the
   final reward and the episode ends; `max_turns` truncates.
 
+Identical code against identical tests runs in the sandbox once per process (`environments.code.run_cache`; a
+GRPO group's samples are often the same text); `memo_runs=False` runs every submission.
+
 Rewards are given only on the terminating step; `reward_components["hidden_pass_fraction"]` is the partial
 credit and `info["success"]` is True only when every hidden test passes. Anything malformed (no code block,
 tool calls, code that does not parse, hangs, floods output or exits early) becomes feedback with reward 0.
@@ -18,6 +21,8 @@ tool calls, code that does not parse, hangs, floods output or exits early) becom
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from environments.base import Action, AgentEnv, Outcome, user
-from environments.code.sandbox import HARNESS_PRELUDE, Sandbox, SandboxConfig, SandboxUnavailableError
+from environments.code.run_cache import RunCache
+from environments.code.sandbox import HARNESS_PRELUDE, HarnessResult, Sandbox, SandboxConfig, SandboxUnavailableError
 from environments.code.tasks import DIFFICULTIES, Case, CodeTask, make_task, templates, values_equal
 from environments.registry import register
 
@@ -187,6 +193,21 @@ def _short(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+RUNS: RunCache[HarnessResult] = RunCache(maxsize=4096)
+"""This process's memo of harness runs (key: harness, payload, code, sandbox mode and settings)."""
+
+
+def _reusable(res: HarnessResult) -> bool:
+    """A clean report whose every test finished: nothing in it depends on how busy the machine was."""
+    report = res.report
+    if res.run.status != "ok" or not isinstance(report, dict):
+        return False
+    results = report.get("results", [])
+    return isinstance(results, list) and all(
+        isinstance(r, dict) and r.get("status") not in ("timeout", "skipped") for r in results
+    )
+
+
 class CodeFunctionEnv(AgentEnv):
     """Write a Python function from a spec; hidden unit tests decide the reward (see the module docstring)."""
 
@@ -199,6 +220,7 @@ class CodeFunctionEnv(AgentEnv):
         max_turns: int = 2,
         sandbox: SandboxConfig | dict[str, Any] | None = None,
         render_mode: str | None = None,
+        memo_runs: bool = True,
     ):
         if difficulty not in DIFFICULTIES:
             raise ValueError(f"difficulty must be one of {DIFFICULTIES}, got {difficulty!r}")
@@ -208,6 +230,7 @@ class CodeFunctionEnv(AgentEnv):
         if not isinstance(sandbox, SandboxConfig):
             sandbox = SandboxConfig(**{**DEFAULT_SANDBOX, **(sandbox or {})})
         self.sandbox = Sandbox(sandbox)
+        self.memo_runs = memo_runs
         self.task: CodeTask | None = None
         self.submissions = 0
 
@@ -252,7 +275,16 @@ class CodeFunctionEnv(AgentEnv):
             "total_s": TOTAL_TESTS_S,
             "source_file": "solution.py",
         }
-        res = self.sandbox.run_harness(HARNESS_PRELUDE_AND_BODY, payload, files={"solution.py": code})
+
+        def run() -> HarnessResult:
+            return self.sandbox.run_harness(HARNESS_PRELUDE_AND_BODY, payload, files={"solution.py": code})
+
+        if self.memo_runs:
+            setting = [self.sandbox.mode()[0], self.sandbox.config.model_dump(mode="json")]
+            blob = json.dumps([HARNESS_PRELUDE_AND_BODY, payload, code, setting], sort_keys=True)
+            res = RUNS.get_or_run(hashlib.sha256(blob.encode()).hexdigest(), run, keep=_reusable)
+        else:
+            res = run()
         if res.run.status == "refused":
             raise SandboxUnavailableError(res.run.detail)
         if res.run.status == "sandbox_error":
@@ -331,8 +363,9 @@ class CodeRepairEnv(CodeFunctionEnv):
         max_turns: int = 4,
         sandbox: SandboxConfig | dict[str, Any] | None = None,
         render_mode: str | None = None,
+        memo_runs: bool = True,
     ):
-        super().__init__(difficulty, template, max_turns, sandbox, render_mode)
+        super().__init__(difficulty, template, max_turns, sandbox, render_mode, memo_runs)
 
     def prompt(self) -> str:
         assert self.task is not None

@@ -133,11 +133,12 @@ class AlgoConfig(Section):
     """Most policy versions between the oldest weights that generated a group and the learner consuming it.
     Enforced by admission (no group starts that could end up staler) and by consuming old groups first;
     0 is the synchronous, exactly on-policy baseline."""
-    overlap_weight_sync: bool = True
+    overlap_weight_sync: bool = False
     """Load each step's new weights into the rollout workers while the learner takes the next step, instead
     of waiting for every worker to load them. Groups admitted meanwhile wait on their worker until it holds
     the new version, so they start on the weights `max_staleness` counts them from; `time/sync_s` is then only
-    the wait for the previous broadcast to finish."""
+    the wait for the previous broadcast to finish. For a learner that would otherwise wait for the broadcast;
+    where rollouts bound the step (the 2-core quickstart) it changes nothing (docs/training.md)."""
     reward_components: dict[str, float] = Field(default_factory=dict)
     """Reward shaping: env reward components (an env's `info["reward_components"]`, e.g. code envs'
     `hidden_pass_fraction`) added, with these weights, to the reward that advantages and dynamic sampling use.
