@@ -75,6 +75,10 @@ def test_groups_stream_from_two_transformers_workers(ray_local, saved_policies: 
         pool.start_weight_update(weights, version=5)
         pool.start_weight_update(weights, version=6)  # the first broadcast is finished before the next starts
         assert pool.finish_weight_update() >= 0 and pool.synced_version == 6 and pool.versions() == [6, 6]
+        ray.kill(pool.workers[1])  # dies before it can load the next broadcast: restarted with those weights
+        pool.start_weight_update(weights, version=7)
+        pool.finish_weight_update()
+        assert pool.restarts == 1 and pool.synced_version == 7 and pool.versions() == [7, 7]
     finally:
         pool.shutdown()
 
